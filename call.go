@@ -1,0 +1,193 @@
+package inngest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/go-inngest/inngest/internal/run"
+	"github.com/go-inngest/inngest/internal/wire"
+)
+
+// call handles POST ?fnId=…&stepId=…: it verifies the request, replays
+// the function over its memoized steps and answers with the result (200),
+// the steps to report (206) or the error (400/500).
+func (h *handler) call(w http.ResponseWriter, r *http.Request) {
+	body, ok := h.readBody(w, r)
+	if !ok || !h.verify(w, r, body) {
+		return
+	}
+	q := r.URL.Query()
+	fnID := q.Get("fnId")
+	if fnID == "" {
+		writeError(w, http.StatusBadRequest, "the call has no fnId query parameter")
+		return
+	}
+	fn := h.c.function(fnID)
+	if fn == nil {
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no function %q in app %q; sync the app after adding functions", fnID, h.c.cfg.appID))
+		return
+	}
+	var req wire.Request
+	if err := json.Unmarshal(body, &req); err != nil {
+		w.Header().Set("X-Inngest-No-Retry", "false")
+		writeError(w, http.StatusBadRequest, "the call's body is not a valid request: "+err.Error())
+		return
+	}
+	if req.UseAPI || req.Ctx.UseAPI {
+		if err := h.c.loadFromAPI(r.Context(), &req); err != nil {
+			h.c.cfg.logger.ErrorContext(r.Context(), "inngest: loading the run's state from the API failed", "run_id", req.Ctx.RunID, "error", err)
+			w.Header().Set("X-Inngest-No-Retry", "false")
+			writeJSON(w, http.StatusInternalServerError, wire.Error{Name: errNameDefault, Message: err.Error()})
+			return
+		}
+	}
+	target := q.Get("stepId")
+	if target == "step" {
+		target = ""
+	}
+	maxAttempts := req.Ctx.MaxAttempts
+	if maxAttempts <= 0 {
+		maxAttempts = 5
+		if fn.retries != nil {
+			maxAttempts = *fn.retries + 1
+		}
+	}
+	rn := run.New(run.Config{
+		Steps:            req.Steps,
+		Stack:            req.Ctx.Stack.Stack,
+		TargetHash:       target,
+		DisableImmediate: req.Ctx.DisableImmediateExecution,
+		Attempt:          req.Ctx.Attempt,
+		MaxAttempts:      maxAttempts,
+	})
+	ctx := context.WithValue(r.Context(), clientCtxKey{}, h.c)
+	out := rn.Execute(ctx, func(ctx context.Context) (any, error) {
+		return fn.call(ctx, &req)
+	})
+	h.respond(w, r, fn, &req, target, out)
+}
+
+func (h *handler) respond(w http.ResponseWriter, r *http.Request, fn *function, req *wire.Request, target string, out run.Outcome) {
+	log := h.c.cfg.logger
+	hd := w.Header()
+	switch {
+	case out.Fatal != nil:
+		hd.Set("X-Inngest-No-Retry", "true")
+		writeJSON(w, http.StatusBadRequest, wire.Error{Name: errNameNoRetry, Message: out.Fatal.Error()})
+	case out.Panic != nil:
+		log.ErrorContext(r.Context(), "inngest: function panicked", "function", fn.slug, "run_id", req.Ctx.RunID, "panic", out.Panic.Value)
+		hd.Set("X-Inngest-No-Retry", "false")
+		writeJSON(w, http.StatusInternalServerError, wire.Error{Name: errNameDefault, Message: out.Panic.Error(), Stack: out.Panic.Stack})
+	case len(out.Ops) > 0:
+		if !out.NoRetry && out.MemoHits < len(req.Steps) && target == "" {
+			log.WarnContext(r.Context(), "inngest: the function did not replay every memoized step; it may have changed or be non-deterministic",
+				"function", fn.slug, "run_id", req.Ctx.RunID, "memoized", len(req.Steps), "replayed", out.MemoHits)
+		}
+		for _, op := range out.Ops {
+			if op.Op == wire.OpStepError || op.Op == wire.OpStepFailed {
+				hd.Set("X-Inngest-No-Retry", boolText(out.NoRetry))
+				if out.Retry != "" && !out.NoRetry {
+					hd.Set("Retry-After", out.Retry)
+				}
+				break
+			}
+		}
+		writeJSON(w, http.StatusPartialContent, out.Ops)
+	case target != "":
+		// A targeted call that did not reach its step (the function
+		// changed, or returned before it).
+		hd.Set("X-Inngest-No-Retry", "false")
+		writeError(w, http.StatusInternalServerError, fmt.Sprintf("Could not find step %q to run; timed out", target))
+	case out.Stopped:
+		hd.Set("X-Inngest-No-Retry", "false")
+		writeError(w, http.StatusInternalServerError, "the function stopped at a step without reporting it")
+	case out.Err != nil:
+		status, body := errorResponse(out.Err, hd)
+		writeJSON(w, status, body)
+	default:
+		data, err := marshalNoEscape(out.Value)
+		if err != nil {
+			hd.Set("X-Inngest-No-Retry", "true")
+			writeJSON(w, http.StatusBadRequest, wire.Error{Name: errNameNoRetry, Message: fmt.Sprintf("inngest: encoding the function's result (%T): %v", out.Value, err)})
+			return
+		}
+		writeRaw(w, http.StatusOK, data)
+	}
+}
+
+func boolText(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// errorResponse maps an error returned by a function to its status,
+// headers and body:
+//
+//   - a *StepError (a step that failed for good, not handled): 400, no
+//     retry, the step's error with the step's ID in data.step_id;
+//   - a NoRetryError: 400, no retry;
+//   - a RetryAtError: 500, retry no earlier than its time (Retry-After);
+//   - anything else: 500, retry.
+func errorResponse(err error, hd http.Header) (int, wire.Error) {
+	var se *StepError
+	if errors.As(err, &se) {
+		hd.Set("X-Inngest-No-Retry", "true")
+		data, _ := json.Marshal(map[string]string{"step_id": se.StepID})
+		return http.StatusBadRequest, wire.Error{Name: firstNonEmpty(se.Name, errNameDefault), Message: se.Message, Stack: se.Stack, Data: data}
+	}
+	if IsNoRetryError(err) {
+		hd.Set("X-Inngest-No-Retry", "true")
+		return http.StatusBadRequest, wire.Error{Name: errNameNoRetry, Message: err.Error()}
+	}
+	hd.Set("X-Inngest-No-Retry", "false")
+	if at, ok := RetryAt(err); ok {
+		hd.Set("Retry-After", at.UTC().Format(time.RFC3339))
+		return http.StatusInternalServerError, wire.Error{Name: errNameRetryAt, Message: err.Error()}
+	}
+	return http.StatusInternalServerError, wire.Error{Name: errNameDefault, Message: err.Error()}
+}
+
+// loadFromAPI fills a use_api request's events and steps from the API:
+// GET /v0/runs/{id}/batch and /v0/runs/{id}/actions.
+func (c *Client) loadFromAPI(ctx context.Context, req *wire.Request) error {
+	id := req.Ctx.RunID
+	if id == "" {
+		return errors.New("inngest: the call asks to load its state from the API but has no run ID")
+	}
+	base := "/v0/runs/" + url.PathEscape(id)
+	status, body, err := c.apiDo(ctx, http.MethodGet, base+"/batch", nil, nil)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("inngest: GET %s/batch answered %d: %s", base, status, truncate(body, 200))
+	}
+	var events []json.RawMessage
+	if err := json.Unmarshal(body, &events); err != nil {
+		return fmt.Errorf("inngest: GET %s/batch: %w", base, err)
+	}
+	status, body, err = c.apiDo(ctx, http.MethodGet, base+"/actions", nil, nil)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("inngest: GET %s/actions answered %d: %s", base, status, truncate(body, 200))
+	}
+	var steps map[string]json.RawMessage
+	if err := json.Unmarshal(body, &steps); err != nil {
+		return fmt.Errorf("inngest: GET %s/actions: %w", base, err)
+	}
+	req.Events = events
+	if len(events) > 0 {
+		req.Event = events[0]
+	}
+	req.Steps = steps
+	return nil
+}

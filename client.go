@@ -1,0 +1,336 @@
+package inngest
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Version is this SDK's version, sent in X-Inngest-SDK.
+const Version = "0.1.0"
+
+// SDKName is the name half of the X-Inngest-SDK header.
+const SDKName = "go-inngest"
+
+// sdkHeader is the X-Inngest-SDK value: "<name>:v<semver>".
+const sdkHeader = SDKName + ":v" + Version
+
+// Default addresses.
+const (
+	DefaultAPIBaseURL      = "https://api.inngest.com"
+	DefaultEventAPIBaseURL = "https://inn.gs"
+	DefaultDevServerURL    = "http://127.0.0.1:8288"
+	// DefaultMaxBodySize bounds the request bodies the handler reads.
+	// The server switches to use_api above 4 MiB, so real calls stay far
+	// below it.
+	DefaultMaxBodySize = 32 << 20
+)
+
+// Mode selects the server the client works with.
+type Mode int
+
+const (
+	// ModeAuto (the zero value) reads INNGEST_DEV: dev mode when it is set
+	// to anything but "", "0" or "false", cloud mode otherwise.
+	ModeAuto Mode = iota
+	// ModeCloud talks to Inngest Cloud or a self-hosted server and
+	// verifies every request's signature.
+	ModeCloud
+	// ModeDev talks to the local dev server and does not require signed
+	// requests.
+	ModeDev
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeCloud:
+		return "cloud"
+	case ModeDev:
+		return "dev"
+	}
+	return "auto"
+}
+
+// ClientOpts configures a Client. Every string left empty is read from
+// the environment variable named in its comment, else takes its default.
+// The environment is read once, by NewClient.
+type ClientOpts struct {
+	// AppID names the app; function IDs are prefixed with it. Required.
+	AppID string
+	// AppVersion is sent at sync as the app's version. Optional.
+	AppVersion string
+	// Mode chooses cloud or dev mode; ModeAuto reads INNGEST_DEV.
+	Mode Mode
+	// SigningKey verifies requests from Inngest and authenticates calls to
+	// its API (INNGEST_SIGNING_KEY). Required in cloud mode.
+	SigningKey string
+	// SigningKeyFallback is tried when SigningKey fails, for key rotation
+	// (INNGEST_SIGNING_KEY_FALLBACK).
+	SigningKeyFallback string
+	// EventKey is used to send events (INNGEST_EVENT_KEY).
+	EventKey string
+	// Env is the Inngest environment or branch (INNGEST_ENV).
+	Env string
+	// BaseURL sets both API base URLs (INNGEST_BASE_URL). In dev mode an
+	// INNGEST_DEV value that is a URL sets it too.
+	BaseURL string
+	// APIBaseURL is the Inngest API (INNGEST_API_BASE_URL).
+	APIBaseURL string
+	// EventAPIBaseURL is the event API (INNGEST_EVENT_API_BASE_URL).
+	EventAPIBaseURL string
+	// ServeOrigin and ServePath override the URL, inferred from the sync
+	// request, at which Inngest reaches the handler (INNGEST_SERVE_ORIGIN,
+	// INNGEST_SERVE_PATH).
+	ServeOrigin string
+	ServePath   string
+	// AllowInBandSync lets the handler answer a sync request in-band
+	// (INNGEST_ALLOW_IN_BAND_SYNC=true also enables it).
+	AllowInBandSync bool
+	// MaxBodySize bounds request bodies; larger ones get 413. Zero means
+	// DefaultMaxBodySize.
+	MaxBodySize int64
+	// HTTPClient makes every outbound request. Nil means a client with a
+	// 30 second timeout.
+	HTTPClient *http.Client
+	// Logger receives the SDK's logs. Nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Client holds an app's configuration and functions. Create it with
+// NewClient, add functions with CreateFunction and mount Serve() on a URL.
+// A Client is safe for concurrent use.
+type Client struct {
+	cfg config
+
+	mu  sync.RWMutex
+	fns map[string]*function // by composite ID, companions included
+	ord []*function          // registration order, for sync
+}
+
+// config is ClientOpts resolved against the environment and defaults.
+type config struct {
+	appID, appVersion  string
+	dev                bool
+	signingKey         string
+	signingKeyFallback string
+	hmacKey, hmacKeyFB []byte
+	bearer, bearerFB   string
+	eventKey           string
+	env                string
+	apiBase, eventBase string
+	serveOrigin        string
+	servePath          string
+	allowInBandSync    bool
+	maxBody            int64
+	httpClient         *http.Client
+	logger             *slog.Logger
+	platform           string
+}
+
+var appIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+
+// NewClient resolves opts (options, then environment, then defaults) and
+// returns a Client. It fails when the configuration cannot work, for
+// example cloud mode without a signing key.
+func NewClient(opts ClientOpts) (*Client, error) {
+	cfg, err := resolve(opts, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{cfg: cfg, fns: map[string]*function{}}, nil
+}
+
+func resolve(o ClientOpts, getenv func(string) string) (config, error) {
+	pick := func(opt, env string) string {
+		if opt != "" {
+			return opt
+		}
+		return strings.TrimSpace(getenv(env))
+	}
+	c := config{
+		appID:              o.AppID,
+		appVersion:         o.AppVersion,
+		signingKey:         pick(o.SigningKey, "INNGEST_SIGNING_KEY"),
+		signingKeyFallback: pick(o.SigningKeyFallback, "INNGEST_SIGNING_KEY_FALLBACK"),
+		eventKey:           pick(o.EventKey, "INNGEST_EVENT_KEY"),
+		env:                pick(o.Env, "INNGEST_ENV"),
+		serveOrigin:        strings.TrimRight(pick(o.ServeOrigin, "INNGEST_SERVE_ORIGIN"), "/"),
+		servePath:          pick(o.ServePath, "INNGEST_SERVE_PATH"),
+		maxBody:            o.MaxBodySize,
+		httpClient:         o.HTTPClient,
+		logger:             o.Logger,
+		platform:           detectPlatform(getenv),
+	}
+	if c.appID == "" {
+		return c, errors.New(`inngest: ClientOpts.AppID is required: it names your app in Inngest, for example inngest.ClientOpts{AppID: "billing"}`)
+	}
+	if !appIDPattern.MatchString(c.appID) {
+		return c, fmt.Errorf("inngest: ClientOpts.AppID %q must start with a letter or digit and hold only letters, digits, '-', '_' and '.'", c.appID)
+	}
+	if c.serveOrigin == "" {
+		c.serveOrigin = strings.TrimRight(strings.TrimSpace(getenv("INNGEST_SERVE_HOST")), "/")
+	}
+	if c.maxBody == 0 {
+		c.maxBody = DefaultMaxBodySize
+	}
+	if c.maxBody < 0 {
+		return c, fmt.Errorf("inngest: ClientOpts.MaxBodySize must not be negative, got %d", c.maxBody)
+	}
+	if c.httpClient == nil {
+		c.httpClient = &http.Client{Timeout: 30 * time.Second}
+	}
+	if c.logger == nil {
+		c.logger = slog.Default()
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv("INNGEST_ALLOW_IN_BAND_SYNC"))); {
+	case o.AllowInBandSync:
+		c.allowInBandSync = true
+	case v == "true" || v == "1":
+		c.allowInBandSync = true
+	}
+
+	// Mode and the dev server URL.
+	devURL := ""
+	switch o.Mode {
+	case ModeDev:
+		c.dev = true
+	case ModeCloud:
+	case ModeAuto:
+		v := strings.TrimSpace(getenv("INNGEST_DEV"))
+		switch strings.ToLower(v) {
+		case "", "0", "false":
+		default:
+			c.dev = true
+		}
+		if u, err := url.Parse(v); err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https") {
+			devURL = strings.TrimRight(v, "/")
+		}
+	default:
+		return c, fmt.Errorf("inngest: ClientOpts.Mode %d is not a Mode", o.Mode)
+	}
+	if c.dev && devURL == "" {
+		devURL = DefaultDevServerURL
+	}
+	base := func(opt, env, def string) (string, error) {
+		v := firstNonEmpty(opt, o.BaseURL, strings.TrimSpace(getenv(env)), strings.TrimSpace(getenv("INNGEST_BASE_URL")))
+		if v == "" {
+			if c.dev {
+				v = devURL
+			} else {
+				v = def
+			}
+		}
+		u, err := url.Parse(v)
+		if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+			return "", fmt.Errorf("inngest: %s %q is not an http(s) URL", env, v)
+		}
+		return strings.TrimRight(v, "/"), nil
+	}
+	var err error
+	if c.apiBase, err = base(o.APIBaseURL, "INNGEST_API_BASE_URL", DefaultAPIBaseURL); err != nil {
+		return c, err
+	}
+	if c.eventBase, err = base(o.EventAPIBaseURL, "INNGEST_EVENT_API_BASE_URL", DefaultEventAPIBaseURL); err != nil {
+		return c, err
+	}
+
+	// Keys.
+	if c.signingKey != "" {
+		if c.hmacKey, c.bearer, err = parseSigningKey(c.signingKey); err != nil {
+			return c, fmt.Errorf("inngest: signing key: %w", err)
+		}
+	}
+	if c.signingKeyFallback != "" {
+		if c.hmacKeyFB, c.bearerFB, err = parseSigningKey(c.signingKeyFallback); err != nil {
+			return c, fmt.Errorf("inngest: fallback signing key: %w", err)
+		}
+	}
+	if !c.dev && c.signingKey == "" {
+		return c, errors.New("inngest: cloud mode needs a signing key: set INNGEST_SIGNING_KEY (or ClientOpts.SigningKey) " +
+			"to the key from your Inngest dashboard, or set INNGEST_DEV=1 (or ClientOpts.Mode = inngest.ModeDev) to work with the local dev server")
+	}
+	if c.eventKey == "" && c.dev {
+		c.eventKey = "NO_EVENT_KEY_SET"
+	}
+	return c, nil
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+var keyPrefix = regexp.MustCompile(`^signkey-\w+-`)
+
+// parseSigningKey returns the HMAC key (the key without its prefix, as
+// text) and the bearer token (the prefix, then the hex SHA-256 of the
+// hex-decoded rest).
+func parseSigningKey(key string) (hmacKey []byte, bearer string, err error) {
+	prefix := keyPrefix.FindString(key)
+	rest := key[len(prefix):]
+	raw, err := hex.DecodeString(rest)
+	if err != nil || len(rest) == 0 {
+		return nil, "", errors.New("a signing key is hex text, optionally after a signkey-<env>- prefix")
+	}
+	sum := sha256.Sum256(raw)
+	return []byte(rest), prefix + hex.EncodeToString(sum[:]), nil
+}
+
+// detectPlatform names the hosting platform from its environment.
+func detectPlatform(getenv func(string) string) string {
+	switch {
+	case getenv("VERCEL") != "":
+		return "vercel"
+	case getenv("NETLIFY") != "":
+		return "netlify"
+	case getenv("CF_PAGES") != "":
+		return "cloudflare-pages"
+	case getenv("RENDER") != "":
+		return "render"
+	case getenv("RAILWAY_ENVIRONMENT") != "" || getenv("RAILWAY_PROJECT_ID") != "":
+		return "railway"
+	case getenv("FLY_APP_NAME") != "":
+		return "fly"
+	}
+	return ""
+}
+
+// AppID returns the app ID.
+func (c *Client) AppID() string { return c.cfg.appID }
+
+// Mode returns ModeDev or ModeCloud, as resolved by NewClient.
+func (c *Client) Mode() Mode {
+	if c.cfg.dev {
+		return ModeDev
+	}
+	return ModeCloud
+}
+
+// APIBaseURL returns the resolved Inngest API base URL.
+func (c *Client) APIBaseURL() string { return c.cfg.apiBase }
+
+// EventAPIBaseURL returns the resolved event API base URL.
+func (c *Client) EventAPIBaseURL() string { return c.cfg.eventBase }
+
+type clientCtxKey struct{}
+
+// ClientFromContext returns the Client whose handler is running the
+// function that received ctx, or nil outside a function.
+func ClientFromContext(ctx context.Context) *Client {
+	c, _ := ctx.Value(clientCtxKey{}).(*Client)
+	return c
+}

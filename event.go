@@ -1,0 +1,204 @@
+package inngest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Event is an event with data of type T. Functions receive their
+// triggering events as Event[T] of the data type they were created with;
+// Send takes Event[any].
+type Event[T any] struct {
+	// ID is the event's ID. When sending, it is an optional idempotency
+	// key: Inngest ignores a second event with the same ID within 24h.
+	ID string `json:"id,omitempty"`
+	// Name is the event's name, such as "billing/invoice.created".
+	Name string `json:"name"`
+	// Data is the event's payload; on the wire it is a JSON object.
+	Data T `json:"data"`
+	// User holds optional user information.
+	User map[string]any `json:"user,omitempty"`
+	// Timestamp is the event's time in Unix milliseconds; zero means now.
+	Timestamp int64 `json:"ts,omitempty"`
+	// Version is an optional schema version.
+	Version string `json:"v,omitempty"`
+}
+
+// Time returns the event's timestamp as a time.Time.
+func (e Event[T]) Time() time.Time { return time.UnixMilli(e.Timestamp) }
+
+// validateEvent checks an event to send and returns its JSON. A name is
+// required, names under "inngest/" are reserved, and data must be a JSON
+// object (nil data is sent as {}).
+func validateEvent(i int, e Event[any]) ([]byte, error) {
+	if strings.TrimSpace(e.Name) == "" {
+		return nil, fmt.Errorf("inngest: event %d: a name is required", i)
+	}
+	if strings.HasPrefix(e.Name, "inngest/") {
+		return nil, fmt.Errorf("inngest: event %d: the name %q is reserved for Inngest's own events", i, e.Name)
+	}
+	data, err := json.Marshal(e.Data)
+	if err != nil {
+		return nil, fmt.Errorf("inngest: event %d (%s): data: %w", i, e.Name, err)
+	}
+	if string(data) == "null" {
+		e.Data = struct{}{}
+	} else if len(data) == 0 || data[0] != '{' {
+		return nil, fmt.Errorf("inngest: event %d (%s): data must be a JSON object (a struct or map), got %s", i, e.Name, truncate(data, 40))
+	}
+	return json.Marshal(e)
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "…"
+	}
+	return string(b)
+}
+
+// Send sends events to Inngest and returns their IDs, in order. Every
+// event is validated before anything is sent. Network errors and 5xx
+// answers are retried with backoff up to 5 attempts, honouring ctx;
+// 4xx answers are not. All attempts carry the same event-ID seed, so
+// Inngest gives a retried event the same ID and never stores it twice.
+func (c *Client) Send(ctx context.Context, events ...Event[any]) ([]string, error) {
+	if len(events) == 0 {
+		return nil, errors.New("inngest: Send needs at least one event")
+	}
+	if c.cfg.eventKey == "" {
+		return nil, errors.New("inngest: sending events needs an event key: set INNGEST_EVENT_KEY (or ClientOpts.EventKey), or use dev mode")
+	}
+	var buf bytes.Buffer
+	buf.WriteByte('[')
+	for i, e := range events {
+		b, err := validateEvent(i, e)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.Write(b)
+	}
+	buf.WriteByte(']')
+	return c.sendRaw(ctx, buf.Bytes())
+}
+
+// sendAttempts bounds the attempts of one Send.
+const sendAttempts = 5
+
+func (c *Client) sendRaw(ctx context.Context, body []byte) ([]string, error) {
+	seed := eventIDSeed(time.Now())
+	endpoint := c.cfg.eventBase + "/e/" + c.cfg.eventKey
+	var lastErr error
+	for attempt := 0; attempt < sendAttempts; attempt++ {
+		if attempt > 0 {
+			if err := sleepCtx(ctx, backoff(attempt)); err != nil {
+				return nil, fmt.Errorf("inngest: send: %w (last error: %v)", err, lastErr)
+			}
+		}
+		ids, retry, err := c.sendOnce(ctx, endpoint, seed, body)
+		if err == nil {
+			return ids, nil
+		}
+		lastErr = err
+		if !retry || ctx.Err() != nil {
+			return nil, err
+		}
+		c.cfg.logger.WarnContext(ctx, "inngest: sending events failed; retrying", "attempt", attempt+1, "error", err)
+	}
+	return nil, fmt.Errorf("inngest: send: gave up after %d attempts: %w", sendAttempts, lastErr)
+}
+
+func (c *Client) sendOnce(ctx context.Context, endpoint, seed string, body []byte) (ids []string, retry bool, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, false, fmt.Errorf("inngest: send: %w", err)
+	}
+	c.outboundHeaders(req.Header)
+	req.Header.Set("X-Inngest-Event-Id-Seed", seed)
+	resp, err := c.cfg.httpClient.Do(req)
+	if err != nil {
+		return nil, true, fmt.Errorf("inngest: send: %w", err)
+	}
+	defer resp.Body.Close()
+	rb, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, true, fmt.Errorf("inngest: send: reading response: %w", err)
+	}
+	var out struct {
+		IDs    []string `json:"ids"`
+		Status int      `json:"status"`
+		Error  string   `json:"error"`
+	}
+	_ = json.Unmarshal(rb, &out)
+	switch {
+	case resp.StatusCode >= 500:
+		return nil, true, fmt.Errorf("inngest: send: server answered %d: %s", resp.StatusCode, errText(out.Error, rb))
+	case resp.StatusCode == http.StatusUnauthorized:
+		return nil, false, fmt.Errorf("inngest: send: the event key was refused (401): %s", errText(out.Error, rb))
+	case resp.StatusCode >= 300:
+		return nil, false, fmt.Errorf("inngest: send: server answered %d: %s", resp.StatusCode, errText(out.Error, rb))
+	}
+	return out.IDs, false, nil
+}
+
+func errText(msg string, body []byte) string {
+	if msg != "" {
+		return msg
+	}
+	return truncate(bytes.TrimSpace(body), 200)
+}
+
+// eventIDSeed returns "<unix ms>,<base64 of 10 random bytes>", from which
+// Inngest derives the sent events' IDs deterministically.
+func eventIDSeed(now time.Time) string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return strconv.FormatInt(now.UnixMilli(), 10) + "," + base64.StdEncoding.EncodeToString(b[:])
+}
+
+// backoff returns the wait before attempt n (n >= 1): 100ms doubling,
+// capped at 5s, with up to 50% jitter.
+func backoff(n int) time.Duration {
+	d := 100 * time.Millisecond << (n - 1)
+	if d > 5*time.Second {
+		d = 5 * time.Second
+	}
+	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// outboundHeaders sets the headers every request to Inngest carries.
+func (c *Client) outboundHeaders(h http.Header) {
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Inngest-SDK", sdkHeader)
+	h.Set("User-Agent", sdkHeader)
+	if c.cfg.env != "" {
+		h.Set("X-Inngest-Env", c.cfg.env)
+	}
+	if c.cfg.platform != "" {
+		h.Set("X-Inngest-Platform", c.cfg.platform)
+	}
+}

@@ -1,0 +1,405 @@
+package inngest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-inngest/inngest/internal/wire"
+)
+
+// Names of the events Inngest emits when a run ends badly.
+const (
+	FunctionFailedEvent    = "inngest/function.failed"
+	FunctionCancelledEvent = "inngest/function.cancelled"
+)
+
+// Suffixes of the companion functions' IDs.
+const (
+	failureSuffix = "-failure"
+	cancelSuffix  = "-cancel"
+)
+
+// defaultHandlerRetries is a failure or cancellation handler's retries
+// when none are set: one retry, two attempts.
+const defaultHandlerRetries = 1
+
+// FailureHandler is a failure handler made by OnFailure, for
+// FunctionOpts.OnFailure.
+type FailureHandler interface {
+	companion(parent *function, appID, eventType string) (*function, error)
+}
+
+// CancelHandler is a cancellation handler made by OnCancel, for
+// FunctionOpts.OnCancel.
+type CancelHandler interface {
+	cancelCompanion(parent *function, appID, eventType string) (*function, error)
+}
+
+// Failure is what a failure handler receives about a run that failed for
+// good: the failed run, its typed original event, and the error.
+type Failure[T any] struct {
+	// FunctionID is the failed function's full ID, "<appID>-<fnID>".
+	FunctionID string
+	// RunID is the failed run's ID.
+	RunID string
+	// Event is the event that triggered the failed run, decoded into the
+	// function's event type; Events holds all of them for a batch.
+	Event  Event[T]
+	Events []Event[T]
+	// Error is what made the run fail. It is never nil.
+	Error *RunError
+	// StepID is the ID (as written in code) of the step whose failure
+	// failed the run, or "" when the run failed outside a step or the
+	// step is not known.
+	StepID string
+	// Handler describes the handler's own run.
+	Handler RunInfo
+	// Raw is the inngest/function.failed event as received.
+	Raw json.RawMessage
+}
+
+// Cancellation is what a cancellation handler receives about a run that
+// was cancelled.
+type Cancellation[T any] struct {
+	// FunctionID is the cancelled function's full ID, "<appID>-<fnID>".
+	FunctionID string
+	// RunID is the cancelled run's ID.
+	RunID string
+	// Event is the event that triggered the cancelled run; Events holds
+	// all of them for a batch.
+	Event  Event[T]
+	Events []Event[T]
+	// Error is set when the server gave a reason, which it usually does
+	// not.
+	Error *RunError
+	// Handler describes the handler's own run.
+	Handler RunInfo
+	// Raw is the inngest/function.cancelled event as received.
+	Raw json.RawMessage
+}
+
+// RunError is the error a failed run ended with, as the server recorded
+// it. It is a Go error: a handler can return or wrap it.
+type RunError struct {
+	Name    string
+	Message string
+	Stack   string
+	// Cause is the error's cause, as JSON, when one was recorded.
+	Cause json.RawMessage
+}
+
+func (e *RunError) Error() string {
+	if e.Name == "" || e.Name == errNameDefault {
+		return e.Message
+	}
+	return e.Name + ": " + e.Message
+}
+
+// FailureFunc is a typed failure handler; make one with OnFailure.
+type FailureFunc[T any] struct {
+	fn      func(ctx context.Context, f Failure[T]) (any, error)
+	retries *int
+}
+
+// OnFailure makes a failure handler for FunctionOpts.OnFailure. The
+// handler is typed by the same event data type as its function.
+//
+// Inngest runs it once, after a run has failed for good (its retries ran
+// out, it returned a NoRetryError, or it returned a failed step's
+// error), never after a mere failed attempt and never after a
+// cancellation. It is registered as a function of its own,
+// "<appID>-<fnID>-failure", triggered by inngest/function.failed for
+// this function only; it is durable, so every step tool works in it. It
+// inherits none of its function's options, and is retried once unless
+// WithRetries says otherwise.
+func OnFailure[T any](fn func(ctx context.Context, f Failure[T]) (any, error)) *FailureFunc[T] {
+	return &FailureFunc[T]{fn: fn}
+}
+
+// WithRetries sets the handler's own retries (0 to 20).
+func (h *FailureFunc[T]) WithRetries(n int) *FailureFunc[T] {
+	h.retries = &n
+	return h
+}
+
+func (h *FailureFunc[T]) companion(parent *function, appID, eventType string) (*function, error) {
+	if h == nil || h.fn == nil {
+		return nil, errors.New("the handler is nil")
+	}
+	if got := eventTypeOf[T](); got != eventType {
+		return nil, fmt.Errorf("the handler takes Failure over %s but the function's events are %s", got, eventType)
+	}
+	retries, err := handlerRetries(h.retries)
+	if err != nil {
+		return nil, err
+	}
+	return &function{
+		localID:  parent.localID + failureSuffix,
+		slug:     parent.slug + failureSuffix,
+		name:     parent.name + " (failure)",
+		retries:  retries,
+		triggers: []Trigger{{Event: FunctionFailedEvent, Expression: functionIDFilter(parent.slug)}},
+		call: func(ctx context.Context, req *wire.Request) (any, error) {
+			return h.fn(ctx, decodeFailure[T](req))
+		},
+	}, nil
+}
+
+// CancelFunc is a typed cancellation handler; make one with OnCancel.
+type CancelFunc[T any] struct {
+	fn      func(ctx context.Context, c Cancellation[T]) (any, error)
+	retries *int
+}
+
+// OnCancel makes a cancellation handler for FunctionOpts.OnCancel: a
+// companion function "<appID>-<fnID>-cancel", triggered by
+// inngest/function.cancelled for this function only, for clean-up after
+// a run was cancelled (by a Cancel event, a timeout, the API or a
+// singleton). Like a failure handler it is durable and typed by the
+// function's event data type.
+func OnCancel[T any](fn func(ctx context.Context, c Cancellation[T]) (any, error)) *CancelFunc[T] {
+	return &CancelFunc[T]{fn: fn}
+}
+
+// WithRetries sets the handler's own retries (0 to 20).
+func (h *CancelFunc[T]) WithRetries(n int) *CancelFunc[T] {
+	h.retries = &n
+	return h
+}
+
+func (h *CancelFunc[T]) cancelCompanion(parent *function, appID, eventType string) (*function, error) {
+	if h == nil || h.fn == nil {
+		return nil, errors.New("the handler is nil")
+	}
+	if got := eventTypeOf[T](); got != eventType {
+		return nil, fmt.Errorf("the handler takes Cancellation over %s but the function's events are %s", got, eventType)
+	}
+	retries, err := handlerRetries(h.retries)
+	if err != nil {
+		return nil, err
+	}
+	return &function{
+		localID:  parent.localID + cancelSuffix,
+		slug:     parent.slug + cancelSuffix,
+		name:     parent.name + " (cancel)",
+		retries:  retries,
+		triggers: []Trigger{{Event: FunctionCancelledEvent, Expression: functionIDFilter(parent.slug)}},
+		call: func(ctx context.Context, req *wire.Request) (any, error) {
+			return h.fn(ctx, decodeCancellation[T](req))
+		},
+	}, nil
+}
+
+func handlerRetries(r *int) (*int, error) {
+	if r == nil {
+		return Ptr(defaultHandlerRetries), nil
+	}
+	if *r < 0 || *r > MaxRetries {
+		return nil, fmt.Errorf("retries must be from 0 to %d, got %d", MaxRetries, *r)
+	}
+	return Ptr(*r), nil
+}
+
+// functionIDFilter is the trigger expression that matches one function's
+// system events.
+func functionIDFilter(slug string) string {
+	return "event.data.function_id == " + celString(slug)
+}
+
+// celString quotes s as a single-quoted CEL string.
+func celString(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+	return "'" + r.Replace(s) + "'"
+}
+
+// FailureFilter chooses which functions' failures CreateFailureFunction
+// handles. The zero value handles every function of the app.
+type FailureFilter struct {
+	// Functions lists function IDs (as in FunctionOpts.ID, or full IDs
+	// with the app prefix). Empty means all functions of the app.
+	Functions []string
+}
+
+// CreateFailureFunction defines one function that handles
+// inngest/function.failed for all functions of the app, or for those
+// filter names: for alerting, say. Events are decoded into T, so use a
+// type that fits every chosen function's events (json.RawMessage or
+// map[string]any fit all). opts works as for CreateFunction, but takes
+// no OnFailure or OnCancel.
+func CreateFailureFunction[T any](c *Client, opts FunctionOpts, filter FailureFilter, fn func(ctx context.Context, f Failure[T]) (any, error)) (*Function[Failure[T]], error) {
+	if c == nil {
+		return nil, errors.New("inngest: CreateFailureFunction: the client is nil; create it with inngest.NewClient")
+	}
+	if fn == nil {
+		return nil, fmt.Errorf("inngest: CreateFailureFunction %q: the function body is nil", opts.ID)
+	}
+	if opts.OnFailure != nil || opts.OnCancel != nil {
+		return nil, fmt.Errorf("inngest: CreateFailureFunction %q: FunctionOpts.OnFailure and OnCancel cannot be set on a failure function", opts.ID)
+	}
+	var expr string
+	if len(filter.Functions) == 0 {
+		expr = "event.data.function_id.startsWith(" + celString(c.cfg.appID+"-") + ")"
+	} else {
+		parts := make([]string, len(filter.Functions))
+		for i, id := range filter.Functions {
+			if id == "" {
+				return nil, fmt.Errorf("inngest: CreateFailureFunction %q: FailureFilter.Functions[%d] is empty", opts.ID, i)
+			}
+			if !strings.HasPrefix(id, c.cfg.appID+"-") {
+				id = c.cfg.appID + "-" + id
+			}
+			parts[i] = functionIDFilter(id)
+		}
+		expr = strings.Join(parts, " || ")
+	}
+	trig := Trigger{Event: FunctionFailedEvent, Expression: expr}
+	if err := validateOpts(&opts, []Trigger{trig}); err != nil {
+		return nil, err
+	}
+	f := &function{
+		localID:  opts.ID,
+		slug:     c.cfg.appID + "-" + opts.ID,
+		name:     firstNonEmpty(opts.Name, opts.ID),
+		retries:  opts.Retries,
+		triggers: []Trigger{trig},
+		opts:     &opts,
+		call: func(ctx context.Context, req *wire.Request) (any, error) {
+			return fn(ctx, decodeFailure[T](req))
+		},
+	}
+	if err := c.register(f); err != nil {
+		return nil, err
+	}
+	return &Function[Failure[T]]{fn: f}, nil
+}
+
+// systemEvent is the part of inngest/function.failed and
+// inngest/function.cancelled that the handlers read. Every field is
+// optional; a field of an unexpected type is skipped, not an error.
+type systemEvent struct {
+	FunctionID string
+	RunID      string
+	Event      json.RawMessage
+	Events     []json.RawMessage
+	Error      *RunError
+	StepID     string
+}
+
+func parseSystemEvent(raw json.RawMessage) systemEvent {
+	var se systemEvent
+	var env struct {
+		Data map[string]json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(raw, &env) != nil {
+		return se
+	}
+	d := env.Data
+	_ = json.Unmarshal(d["function_id"], &se.FunctionID)
+	_ = json.Unmarshal(d["run_id"], &se.RunID)
+	se.Event = d["event"]
+	_ = json.Unmarshal(d["events"], &se.Events)
+	se.Error = parseRunError(d["error"])
+	se.StepID = stepIDFrom(d["result"])
+	if se.StepID == "" {
+		se.StepID = stepIDFrom(d["error"])
+	}
+	return se
+}
+
+// parseRunError reads the error of a system event, whatever its shape:
+// an object with name, message, stack, error and cause (any may be
+// missing), a bare string, or nothing at all (nil).
+func parseRunError(raw json.RawMessage) *RunError {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return &RunError{Name: errNameDefault, Message: firstNonEmpty(s, "Unknown error")}
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return &RunError{Name: errNameDefault, Message: "Unknown error"}
+	}
+	str := func(k string) string {
+		var v string
+		_ = json.Unmarshal(m[k], &v)
+		return strings.TrimSpace(v)
+	}
+	e := &RunError{
+		Name:    firstNonEmpty(str("name"), errNameDefault),
+		Message: firstNonEmpty(str("message"), str("error"), "Unknown error"),
+		Stack:   str("stack"),
+	}
+	if c, ok := m["cause"]; ok && string(c) != "null" {
+		e.Cause = c
+	}
+	return e
+}
+
+// stepIDFrom reads {"data":{"step_id":"..."}}, where this SDK puts the ID
+// of the step whose failure failed a run.
+func stepIDFrom(raw json.RawMessage) string {
+	var v struct {
+		Data struct {
+			StepID string `json:"step_id"`
+		} `json:"data"`
+	}
+	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+		return ""
+	}
+	return v.Data.StepID
+}
+
+// decodeEvents decodes the original events of a system event into T.
+// An event that does not fit T keeps its name, ID and time, with zero
+// data; the handler still runs.
+func decodeEvents[T any](one json.RawMessage, all []json.RawMessage) (Event[T], []Event[T]) {
+	dec := func(raw json.RawMessage) Event[T] {
+		var e Event[T]
+		if len(raw) == 0 || json.Unmarshal(raw, &e) == nil {
+			return e
+		}
+		var loose Event[json.RawMessage]
+		_ = json.Unmarshal(raw, &loose)
+		return Event[T]{ID: loose.ID, Name: loose.Name, User: loose.User, Timestamp: loose.Timestamp, Version: loose.Version}
+	}
+	evts := make([]Event[T], len(all))
+	for i, raw := range all {
+		evts[i] = dec(raw)
+	}
+	return dec(one), evts
+}
+
+func decodeFailure[T any](req *wire.Request) Failure[T] {
+	se := parseSystemEvent(req.Event)
+	f := Failure[T]{
+		FunctionID: se.FunctionID,
+		RunID:      se.RunID,
+		Error:      se.Error,
+		StepID:     se.StepID,
+		Handler:    runInfo(req),
+		Raw:        req.Event,
+	}
+	f.Event, f.Events = decodeEvents[T](se.Event, se.Events)
+	if f.Error == nil {
+		f.Error = &RunError{Name: errNameDefault, Message: "Unknown error"}
+	}
+	return f
+}
+
+func decodeCancellation[T any](req *wire.Request) Cancellation[T] {
+	se := parseSystemEvent(req.Event)
+	c := Cancellation[T]{
+		FunctionID: se.FunctionID,
+		RunID:      se.RunID,
+		Error:      se.Error,
+		Handler:    runInfo(req),
+		Raw:        req.Event,
+	}
+	c.Event, c.Events = decodeEvents[T](se.Event, se.Events)
+	return c
+}

@@ -1,0 +1,232 @@
+package inngest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Serve returns the http.Handler that Inngest calls. Mount it at one URL,
+// such as /api/inngest. It answers
+//
+//   - PUT: sync, registering the app's functions with Inngest;
+//   - POST: a call, running one step of a function;
+//   - GET: introspection, a JSON summary of the configuration (with
+//     details only for a correctly signed request).
+//
+// In cloud mode every PUT and POST must carry a valid signature.
+// Functions created after Serve is called are served too.
+func (c *Client) Serve() http.Handler { return &handler{c: c, now: time.Now} }
+
+type handler struct {
+	c   *Client
+	now func() time.Time
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd["X-Inngest-Sdk"] = []string{sdkHeader}
+	hd["X-Inngest-Req-Version"] = []string{"2"}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		h.introspect(w, r)
+	case http.MethodPut:
+		h.sync(w, r)
+	case http.MethodPost:
+		if r.URL.Query().Get("probe") == "trust" {
+			h.trust(w, r)
+			return
+		}
+		h.call(w, r)
+	default:
+		hd.Set("Allow", "GET, POST, PUT")
+		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed; Inngest uses GET, POST and PUT")
+	}
+}
+
+// readBody reads the request body up to the configured limit. On failure
+// it writes the response (413 or 400) and returns false.
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if r.ContentLength > h.c.cfg.maxBody {
+		writeError(w, http.StatusRequestEntityTooLarge, "request body exceeds the limit of "+itoa(h.c.cfg.maxBody)+" bytes (ClientOpts.MaxBodySize)")
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.c.cfg.maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "request body exceeds the limit of "+itoa(h.c.cfg.maxBody)+" bytes (ClientOpts.MaxBodySize)")
+			return nil, false
+		}
+		writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
+		return nil, false
+	}
+	return body, true
+}
+
+// verify checks the request's signature. In dev mode nothing is
+// required. It reports whether the request may go on; when not, the 401
+// has been written.
+func (h *handler) verify(w http.ResponseWriter, r *http.Request, body []byte) bool {
+	if h.c.cfg.dev {
+		return true
+	}
+	if _, err := verifySignature(r.Header.Get("X-Inngest-Signature"), body, h.now(), h.c.cfg.hmacKey, h.c.cfg.hmacKeyFB); err != nil {
+		h.c.cfg.logger.WarnContext(r.Context(), "inngest: rejected a request", "method", r.Method, "reason", err)
+		writeError(w, http.StatusUnauthorized, err.Error())
+		return false
+	}
+	return true
+}
+
+// trust answers the trust probe: 200 {} to a correctly signed request,
+// with the response signed by the same key.
+func (h *handler) trust(w http.ResponseWriter, r *http.Request) {
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return
+	}
+	resp := []byte("{}")
+	if !h.c.cfg.dev {
+		fb, err := verifySignature(r.Header.Get("X-Inngest-Signature"), body, h.now(), h.c.cfg.hmacKey, h.c.cfg.hmacKeyFB)
+		if err != nil {
+			writeError(w, http.StatusUnauthorized, err.Error())
+			return
+		}
+		key := h.c.cfg.hmacKey
+		if fb {
+			key = h.c.cfg.hmacKeyFB
+		}
+		ts := h.now().Unix()
+		w.Header().Set("X-Inngest-Signature", "t="+itoa(ts)+"&s="+mac(key, resp, ts))
+	}
+	writeRaw(w, http.StatusOK, resp)
+}
+
+// schemaVersion is the introspection schema.
+const schemaVersion = "2024-05-24"
+
+type introspection struct {
+	AuthenticationSucceeded *bool  `json:"authentication_succeeded"`
+	FunctionCount           int    `json:"function_count"`
+	HasEventKey             bool   `json:"has_event_key"`
+	HasSigningKey           bool   `json:"has_signing_key"`
+	HasSigningKeyFallback   bool   `json:"has_signing_key_fallback"`
+	Mode                    string `json:"mode"`
+	SchemaVersion           string `json:"schema_version"`
+	*authIntrospection
+}
+
+type authIntrospection struct {
+	APIOrigin              string            `json:"api_origin"`
+	AppID                  string            `json:"app_id"`
+	Capabilities           map[string]string `json:"capabilities"`
+	Env                    *string           `json:"env"`
+	EventAPIOrigin         string            `json:"event_api_origin"`
+	EventKeyHash           *string           `json:"event_key_hash"`
+	Framework              string            `json:"framework"`
+	SDKLanguage            string            `json:"sdk_language"`
+	SDKVersion             string            `json:"sdk_version"`
+	ServeOrigin            *string           `json:"serve_origin"`
+	ServePath              *string           `json:"serve_path"`
+	SigningKeyFallbackHash *string           `json:"signing_key_fallback_hash"`
+	SigningKeyHash         *string           `json:"signing_key_hash"`
+}
+
+func (h *handler) introspect(w http.ResponseWriter, r *http.Request) {
+	cfg := &h.c.cfg
+	out := introspection{
+		FunctionCount:         len(h.c.functions()),
+		HasEventKey:           cfg.hasEventKey(),
+		HasSigningKey:         cfg.signingKey != "",
+		HasSigningKeyFallback: cfg.signingKeyFallback != "",
+		Mode:                  h.c.Mode().String(),
+		SchemaVersion:         schemaVersion,
+	}
+	if sig := r.Header.Get("X-Inngest-Signature"); sig != "" && !cfg.dev {
+		_, err := verifySignature(sig, nil, h.now(), cfg.hmacKey, cfg.hmacKeyFB)
+		ok := err == nil
+		out.AuthenticationSucceeded = &ok
+		if ok {
+			out.authIntrospection = &authIntrospection{
+				APIOrigin:              cfg.apiBase,
+				AppID:                  cfg.appID,
+				Capabilities:           cfg.capabilities(),
+				Env:                    optional(cfg.env),
+				EventAPIOrigin:         cfg.eventBase,
+				EventKeyHash:           optional(cfg.eventKeyHash()),
+				Framework:              framework,
+				SDKLanguage:            "go",
+				SDKVersion:             Version,
+				ServeOrigin:            optional(cfg.serveOrigin),
+				ServePath:              optional(cfg.servePath),
+				SigningKeyFallbackHash: optional(cfg.bearerFB),
+				SigningKeyHash:         optional(cfg.bearer),
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// framework is the X-Inngest-Framework and sync "framework" value.
+const framework = "nethttp"
+
+func (c *config) hasEventKey() bool { return c.eventKey != "" && c.eventKey != "NO_EVENT_KEY_SET" }
+
+func (c *config) eventKeyHash() string {
+	if !c.hasEventKey() {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(c.eventKey))
+	return hex.EncodeToString(sum[:])
+}
+
+func (c *config) capabilities() map[string]string {
+	caps := map[string]string{"trust_probe": "v1"}
+	if c.allowInBandSync {
+		caps["in_band_sync"] = "v1"
+	}
+	return caps
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// writeJSON writes v as JSON with the status; HTML characters are not
+// escaped.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		writeError(w, http.StatusInternalServerError, "encoding the response: "+err.Error())
+		return
+	}
+	writeRaw(w, status, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+}
+
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	w.Header()["Content-Type"] = []string{"application/json"}
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// writeError writes {"error": msg} for a request the handler refused.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	b, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{msg})
+	writeRaw(w, status, b)
+}
+
+func itoa[N int | int64](n N) string { return strconv.FormatInt(int64(n), 10) }

@@ -1,0 +1,112 @@
+// Package wire holds the JSON shapes exchanged with the Inngest server and
+// the small pure helpers around them: step-ID hashing and duration strings.
+package wire
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"strconv"
+)
+
+// Request is the body of a call (POST) from the server.
+type Request struct {
+	Event   json.RawMessage            `json:"event"`
+	Events  []json.RawMessage          `json:"events"`
+	Steps   map[string]json.RawMessage `json:"steps"`
+	Ctx     RequestCtx                 `json:"ctx"`
+	Version int                        `json:"version"`
+	UseAPI  bool                       `json:"use_api"`
+}
+
+// RequestCtx is the "ctx" object of a call.
+type RequestCtx struct {
+	FnID                      string `json:"fn_id"`
+	RunID                     string `json:"run_id"`
+	Env                       string `json:"env"`
+	StepID                    string `json:"step_id"`
+	Attempt                   int    `json:"attempt"`
+	MaxAttempts               int    `json:"max_attempts"`
+	Stack                     Stack  `json:"stack"`
+	QueueItemID               string `json:"qi_id"`
+	RequestID                 string `json:"request_id"`
+	GenerationID              int    `json:"generation_id"`
+	DisableImmediateExecution bool   `json:"disable_immediate_execution"`
+	UseAPI                    bool   `json:"use_api"`
+}
+
+// Stack lists memoized step hashes in completion order.
+type Stack struct {
+	Stack   []string `json:"stack"`
+	Current int      `json:"current"`
+}
+
+// Opcode names, as the server spells them.
+const (
+	OpStepRun        = "StepRun"
+	OpStepError      = "StepError"
+	OpStepFailed     = "StepFailed"
+	OpStepPlanned    = "StepPlanned"
+	OpSleep          = "Sleep"
+	OpWaitForEvent   = "WaitForEvent"
+	OpInvokeFunction = "InvokeFunction"
+	OpWaitForSignal  = "WaitForSignal"
+	OpGateway        = "Gateway"
+)
+
+// Op is one generator opcode in a 206 response.
+type Op struct {
+	ID          string          `json:"id"`
+	Op          string          `json:"op"`
+	Name        string          `json:"name"`
+	DisplayName string          `json:"displayName"`
+	Opts        any             `json:"opts,omitempty"`
+	Data        json.RawMessage `json:"data,omitempty"`
+	Error       *Error          `json:"error,omitempty"`
+}
+
+// Error is the serialized error shape the server reads: name, message and
+// stack, plus optional data and cause.
+type Error struct {
+	Name    string          `json:"name"`
+	Message string          `json:"message"`
+	Stack   string          `json:"stack,omitempty"`
+	Data    json.RawMessage `json:"data,omitempty"`
+	Cause   json.RawMessage `json:"cause,omitempty"`
+}
+
+// Memo is the envelope of a memoized Run, Invoke or Gateway step:
+// {"data": ...} or {"error": {...}}. An {"input": [...]} entry carries
+// replacement input and is not a result.
+type Memo struct {
+	Data  json.RawMessage `json:"data"`
+	Error *MemoError      `json:"error"`
+	Input json.RawMessage `json:"input"`
+}
+
+// MemoError is a stored step error. It tolerates every shape the server
+// stores (the "error" key holds a driver string on some of them).
+type MemoError struct {
+	Name    string          `json:"name"`
+	Message string          `json:"message"`
+	Stack   string          `json:"stack"`
+	Error   string          `json:"error"`
+	Data    json.RawMessage `json:"data"`
+	Cause   json.RawMessage `json:"cause"`
+}
+
+// HashID returns the step hash for the n-th (0-based) occurrence of id in
+// one execution: sha1(id) for the first, sha1(id + ":" + n) after.
+func HashID(id string, n int) string {
+	var sum [sha1.Size]byte
+	if n == 0 {
+		sum = sha1.Sum([]byte(id))
+	} else {
+		buf := make([]byte, 0, len(id)+8)
+		buf = append(buf, id...)
+		buf = append(buf, ':')
+		buf = strconv.AppendInt(buf, int64(n), 10)
+		sum = sha1.Sum(buf)
+	}
+	return hex.EncodeToString(sum[:])
+}

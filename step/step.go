@@ -1,0 +1,179 @@
+// Package step holds the step tools an Inngest function uses: Run, Sleep,
+// SleepUntil, WaitForEvent, Invoke, SendEvent, Group and more.
+//
+// Each step has an ID, unique within its function (a repeated ID gets a
+// counter). Inngest records every finished step; when a function is
+// called again, a finished step returns its recorded result at once
+// instead of running again. A step that has not finished stops the
+// function there: the SDK reports it to Inngest, which runs it and calls
+// the function again. Code between steps therefore runs once per call;
+// keep side effects inside steps.
+//
+// Step tools must be called with the context the function received (or
+// one derived from it), on the function's own goroutine or inside a
+// Group; see Group for concurrent steps.
+package step
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/run"
+	"github.com/go-inngest/inngest/internal/wire"
+)
+
+// Run runs fn as a step named id and returns its result. fn runs once,
+// with retries on error; after it succeeded, Run returns the recorded
+// result, decoded from JSON into T, without calling fn.
+//
+// When fn's retries run out, or fn returns an inngest.NoRetryError, Run
+// returns a *inngest.StepError. Return it to fail the run (with no more
+// retries), or handle it and go on.
+func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T, error)) (T, error) {
+	var zero T
+	r, parallel, err := run.From(ctx)
+	if err != nil {
+		return zero, err
+	}
+	s := r.Next(id)
+	if raw, ok := r.Memo(s); ok {
+		return decodeRun[T](s, raw)
+	}
+	switch r.Decide(s, parallel, true) {
+	case run.Execute:
+		v, err := call(run.StepContext(ctx), fn)
+		if err == nil {
+			data, merr := json.Marshal(v)
+			if merr == nil {
+				r.Add(wire.Op{ID: s.Hash, Op: wire.OpStepRun, Name: id, DisplayName: id, Data: data})
+				return zero, r.Stop()
+			}
+			err = inngest.NoRetryError(fmt.Errorf("step %q: encoding its result (%T) as JSON: %w", id, v, merr))
+		}
+		reportError(r, s, err)
+	case run.Report:
+		r.Add(wire.Op{ID: s.Hash, Op: wire.OpStepPlanned, Name: id, DisplayName: id})
+	}
+	return zero, r.Stop()
+}
+
+// panicError is a panic in a step's body, with its stack.
+type panicError struct {
+	value any
+	stack string
+}
+
+func (p *panicError) Error() string { return fmt.Sprintf("panic: %v", p.value) }
+
+// call runs a step's body, turning a panic into an error.
+func call[T any](ctx context.Context, fn func(context.Context) (T, error)) (v T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = &panicError{value: p, stack: string(debug.Stack())}
+		}
+	}()
+	return fn(ctx)
+}
+
+// reportError records a failed attempt of step s: StepError while
+// attempts remain, StepFailed when this was the last attempt or the error
+// is a NoRetryError.
+func reportError(r *run.Run, s run.Step, err error) {
+	attempt, max := r.Attempt()
+	noRetry := inngest.IsNoRetryError(err)
+	final := noRetry || attempt+1 >= max
+	e := &wire.Error{Name: "Error", Message: err.Error()}
+	if noRetry {
+		e.Name = "NonRetriableError"
+	}
+	if p, ok := err.(*panicError); ok {
+		e.Stack = p.stack
+	}
+	retryAfter := ""
+	if at, ok := inngest.RetryAt(err); ok && !final {
+		retryAfter = at.UTC().Format(time.RFC3339)
+	}
+	op := wire.OpStepError
+	if final {
+		op = wire.OpStepFailed
+	}
+	r.AddError(wire.Op{ID: s.Hash, Op: op, Name: s.ID, DisplayName: s.ID, Error: e}, final, retryAfter)
+}
+
+// decodeRun decodes a memoized {"data": …} or {"error": …}.
+func decodeRun[T any](s run.Step, raw json.RawMessage) (T, error) {
+	var zero T
+	var m wire.Memo
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return zero, memoMismatch[T](s, err)
+	}
+	if m.Error != nil {
+		return zero, stepError(s, m.Error)
+	}
+	if len(m.Data) == 0 {
+		return zero, nil
+	}
+	var v T
+	if err := json.Unmarshal(m.Data, &v); err != nil {
+		return zero, memoMismatch[T](s, err)
+	}
+	return v, nil
+}
+
+func memoMismatch[T any](s run.Step, err error) error {
+	return inngest.NoRetryError(fmt.Errorf("step %q: its recorded result does not fit %T: %w", s.ID, *new(T), err))
+}
+
+func stepError(s run.Step, e *wire.MemoError) *inngest.StepError {
+	return &inngest.StepError{
+		StepID:  s.ID,
+		Name:    e.Name,
+		Message: firstNonEmpty(e.Message, e.Error, "Unknown error"),
+		Stack:   e.Stack,
+		Data:    e.Data,
+	}
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+type sleepOpts struct {
+	Duration string `json:"duration"`
+}
+
+// Sleep pauses the function for d. The function stops here and Inngest
+// calls it again once d has passed (at most a year); no process waits.
+func Sleep(ctx context.Context, id string, d time.Duration) error {
+	return sleep(ctx, id, wire.Duration(d, true))
+}
+
+// SleepUntil pauses the function until t. A time in the past does not
+// pause.
+func SleepUntil(ctx context.Context, id string, t time.Time) error {
+	return sleep(ctx, id, wire.Time(t))
+}
+
+func sleep(ctx context.Context, id, until string) error {
+	r, parallel, err := run.From(ctx)
+	if err != nil {
+		return err
+	}
+	s := r.Next(id)
+	if _, ok := r.Memo(s); ok {
+		return nil
+	}
+	if r.Decide(s, parallel, false) == run.Report {
+		r.Add(wire.Op{ID: s.Hash, Op: wire.OpSleep, Name: id, DisplayName: id, Opts: sleepOpts{Duration: until}})
+	}
+	return r.Stop()
+}

@@ -1,0 +1,407 @@
+package inngest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/go-inngest/inngest/internal/wire"
+)
+
+// registerRequest is the body of POST {api}/fn/register, and the core of
+// an in-band sync response.
+type registerRequest struct {
+	URL          string            `json:"url"`
+	V            string            `json:"v"`
+	DeployType   string            `json:"deployType"`
+	SDK          string            `json:"sdk"`
+	Framework    string            `json:"framework"`
+	AppName      string            `json:"appName"`
+	AppVersion   string            `json:"appVersion,omitempty"`
+	Capabilities map[string]string `json:"capabilities"`
+	Functions    []fnConfig        `json:"functions"`
+}
+
+type fnConfig struct {
+	ID          string                `json:"id"`
+	Name        string                `json:"name"`
+	Triggers    []triggerConfig       `json:"triggers"`
+	Steps       map[string]stepConfig `json:"steps"`
+	Idempotency string                `json:"idempotency,omitempty"`
+	BatchEvents *batchConfig          `json:"batchEvents,omitempty"`
+	Cancel      []cancelConfig        `json:"cancel,omitempty"`
+	RateLimit   *rateLimitConfig      `json:"rateLimit,omitempty"`
+	Throttle    *throttleConfig       `json:"throttle,omitempty"`
+	Debounce    *debounceConfig       `json:"debounce,omitempty"`
+	Priority    *Priority             `json:"priority,omitempty"`
+	Concurrency []Concurrency         `json:"concurrency,omitempty"`
+	Singleton   *singletonConfig      `json:"singleton,omitempty"`
+	Timeouts    *timeoutsConfig       `json:"timeouts,omitempty"`
+}
+
+type triggerConfig struct {
+	Event      string `json:"event,omitempty"`
+	Expression string `json:"expression,omitempty"`
+	Cron       string `json:"cron,omitempty"`
+	Jitter     string `json:"jitter,omitempty"`
+}
+
+type stepConfig struct {
+	ID      string       `json:"id"`
+	Name    string       `json:"name"`
+	Runtime stepRuntime  `json:"runtime"`
+	Retries *stepRetries `json:"retries,omitempty"`
+}
+
+type stepRuntime struct {
+	Type string `json:"type"`
+	URL  string `json:"url"`
+}
+
+type stepRetries struct {
+	Attempts int `json:"attempts"`
+}
+
+type batchConfig struct {
+	MaxSize int    `json:"maxSize"`
+	Timeout string `json:"timeout"`
+	Key     string `json:"key,omitempty"`
+	If      string `json:"if,omitempty"`
+}
+
+type cancelConfig struct {
+	Event   string `json:"event"`
+	If      string `json:"if,omitempty"`
+	Timeout string `json:"timeout,omitempty"`
+}
+
+type rateLimitConfig struct {
+	Limit  int    `json:"limit"`
+	Period string `json:"period"`
+	Key    string `json:"key,omitempty"`
+}
+
+type throttleConfig struct {
+	Limit  int    `json:"limit"`
+	Period string `json:"period"`
+	Burst  int    `json:"burst,omitempty"`
+	Key    string `json:"key,omitempty"`
+}
+
+type debounceConfig struct {
+	Period  string `json:"period"`
+	Key     string `json:"key,omitempty"`
+	Timeout string `json:"timeout,omitempty"`
+}
+
+type singletonConfig struct {
+	Key  string `json:"key,omitempty"`
+	Mode string `json:"mode"`
+}
+
+type timeoutsConfig struct {
+	Start  string `json:"start,omitempty"`
+	Finish string `json:"finish,omitempty"`
+}
+
+func dur(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return wire.Duration(d, false)
+}
+
+// config returns the function's configuration as sent at sync, with its
+// step URL built on appURL.
+func (f *function) config(appURL string) fnConfig {
+	q := url.Values{"fnId": {f.slug}, "stepId": {"step"}}
+	stepURL := appURL + "?" + q.Encode()
+	if strings.Contains(appURL, "?") {
+		stepURL = appURL + "&" + q.Encode()
+	}
+	fc := fnConfig{
+		ID:   f.slug,
+		Name: f.name,
+		Steps: map[string]stepConfig{"step": {
+			ID: "step", Name: "step",
+			Runtime: stepRuntime{Type: "http", URL: stepURL},
+		}},
+	}
+	if f.retries != nil {
+		s := fc.Steps["step"]
+		s.Retries = &stepRetries{Attempts: *f.retries}
+		fc.Steps["step"] = s
+	}
+	for _, t := range f.triggers {
+		fc.Triggers = append(fc.Triggers, triggerConfig{Event: t.Event, Expression: t.Expression, Cron: t.Cron, Jitter: dur(t.Jitter)})
+	}
+	o := f.opts
+	if o == nil {
+		return fc
+	}
+	fc.Idempotency = o.Idempotency
+	if b := o.BatchEvents; b != nil {
+		fc.BatchEvents = &batchConfig{MaxSize: b.MaxSize, Timeout: dur(b.Timeout), Key: b.Key, If: b.If}
+	}
+	for _, c := range o.Cancel {
+		expr := c.If
+		if c.Match != "" {
+			expr = matchExpr(c.Match)
+		}
+		fc.Cancel = append(fc.Cancel, cancelConfig{Event: c.Event, If: expr, Timeout: dur(c.Timeout)})
+	}
+	if r := o.RateLimit; r != nil {
+		fc.RateLimit = &rateLimitConfig{Limit: r.Limit, Period: dur(r.Period), Key: r.Key}
+	}
+	if t := o.Throttle; t != nil {
+		fc.Throttle = &throttleConfig{Limit: t.Limit, Period: dur(t.Period), Burst: t.Burst, Key: t.Key}
+	}
+	if d := o.Debounce; d != nil {
+		fc.Debounce = &debounceConfig{Period: dur(d.Period), Key: d.Key, Timeout: dur(d.Timeout)}
+	}
+	fc.Priority = o.Priority
+	fc.Concurrency = o.Concurrency
+	if s := o.Singleton; s != nil {
+		fc.Singleton = &singletonConfig{Key: s.Key, Mode: string(s.Mode)}
+	}
+	if t := o.Timeouts; t != nil {
+		fc.Timeouts = &timeoutsConfig{Start: dur(t.Start), Finish: dur(t.Finish)}
+	}
+	return fc
+}
+
+// matchExpr expands a Match shorthand such as "data.id" into
+// "event.data.id == async.data.id".
+func matchExpr(field string) string {
+	field = strings.TrimPrefix(field, "event.")
+	return "event." + field + " == async." + field
+}
+
+// registerBody builds the sync payload for the app served at appURL.
+func (c *Client) registerBody(appURL string) registerRequest {
+	fns := c.functions()
+	cfgs := make([]fnConfig, len(fns))
+	for i, f := range fns {
+		cfgs[i] = f.config(appURL)
+	}
+	return registerRequest{
+		URL:          appURL,
+		V:            "0.1",
+		DeployType:   "ping",
+		SDK:          sdkHeader,
+		Framework:    framework,
+		AppName:      c.cfg.appID,
+		AppVersion:   c.cfg.appVersion,
+		Capabilities: c.cfg.capabilities(),
+		Functions:    cfgs,
+	}
+}
+
+// appURL is the URL Inngest calls the handler at: the request's URL
+// without its query, with ServeOrigin and ServePath applied.
+func (h *handler) appURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
+		scheme = p
+	}
+	return h.withOverrides(scheme+"://"+r.Host, r.URL.Path)
+}
+
+func (h *handler) withOverrides(origin, path string) string {
+	if h.c.cfg.serveOrigin != "" {
+		origin = h.c.cfg.serveOrigin
+	}
+	if h.c.cfg.servePath != "" {
+		path = h.c.cfg.servePath
+	}
+	if path != "" && !strings.HasPrefix(path, "/") {
+		path = "/" + path
+	}
+	return origin + path
+}
+
+type syncReply struct {
+	Message  string `json:"message"`
+	Modified bool   `json:"modified"`
+}
+
+func (h *handler) sync(w http.ResponseWriter, r *http.Request) {
+	body, ok := h.readBody(w, r)
+	if !ok {
+		return
+	}
+	if !h.c.cfg.dev {
+		if _, err := verifySignature(r.Header.Get("X-Inngest-Signature"), body, h.now(), h.c.cfg.hmacKey, h.c.cfg.hmacKeyFB); err != nil {
+			h.c.cfg.logger.WarnContext(r.Context(), "inngest: rejected a sync request", "reason", err)
+			writeJSON(w, http.StatusUnauthorized, syncReply{Message: err.Error()})
+			return
+		}
+	} else if kind := r.Header.Get("X-Inngest-Server-Kind"); kind != "" && kind != "dev" {
+		h.c.cfg.logger.WarnContext(r.Context(), "inngest: dev mode, but the sync request came from a server of kind "+kind)
+	}
+	if strings.EqualFold(r.Header.Get("X-Inngest-Sync-Kind"), "in_band") && h.c.cfg.allowInBandSync {
+		h.syncInBand(w, r, body)
+		return
+	}
+	w.Header().Set("X-Inngest-Sync-Kind", "out_of_band")
+	modified, err := h.c.syncApp(r.Context(), h.appURL(r), r.URL.Query().Get("deployId"), r.Header.Get("X-Inngest-Server-Kind"))
+	if err != nil {
+		h.c.cfg.logger.ErrorContext(r.Context(), "inngest: sync failed", "error", err)
+		writeJSON(w, http.StatusInternalServerError, syncReply{Message: err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, syncReply{Message: "Successfully synced.", Modified: modified})
+}
+
+type inBandReply struct {
+	AppID        string            `json:"app_id"`
+	AppVersion   string            `json:"appVersion,omitempty"`
+	Capabilities map[string]string `json:"capabilities"`
+	Env          *string           `json:"env"`
+	Framework    string            `json:"framework"`
+	Functions    []fnConfig        `json:"functions"`
+	Inspection   introspection     `json:"inspection"`
+	Platform     *string           `json:"platform"`
+	SDKAuthor    string            `json:"sdk_author"`
+	SDKLanguage  string            `json:"sdk_language"`
+	SDKVersion   string            `json:"sdk_version"`
+	URL          string            `json:"url"`
+}
+
+// syncInBand answers a verified in-band sync request with the app's
+// configuration in the response body.
+func (h *handler) syncInBand(w http.ResponseWriter, r *http.Request, body []byte) {
+	var req struct {
+		URL string `json:"url"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || req.URL == "" {
+		writeError(w, http.StatusBadRequest, "an in-band sync request needs a JSON body with the app's \"url\"")
+		return
+	}
+	u, err := url.Parse(req.URL)
+	if err != nil || u.Host == "" {
+		writeError(w, http.StatusBadRequest, "the in-band sync \"url\" is not a URL")
+		return
+	}
+	appURL := h.withOverrides(u.Scheme+"://"+u.Host, u.Path)
+	reg := h.c.registerBody(appURL)
+	cfg := &h.c.cfg
+	t := true
+	reply := inBandReply{
+		AppID:        cfg.appID,
+		AppVersion:   cfg.appVersion,
+		Capabilities: reg.Capabilities,
+		Env:          optional(cfg.env),
+		Framework:    framework,
+		Functions:    reg.Functions,
+		Inspection: introspection{
+			AuthenticationSucceeded: &t,
+			FunctionCount:           len(reg.Functions),
+			HasEventKey:             cfg.hasEventKey(),
+			HasSigningKey:           cfg.signingKey != "",
+			HasSigningKeyFallback:   cfg.signingKeyFallback != "",
+			Mode:                    h.c.Mode().String(),
+			SchemaVersion:           schemaVersion,
+		},
+		Platform:    optional(cfg.platform),
+		SDKAuthor:   SDKName,
+		SDKLanguage: "go",
+		SDKVersion:  Version,
+		URL:         appURL,
+	}
+	w.Header().Set("X-Inngest-Sync-Kind", "in_band")
+	writeJSON(w, http.StatusOK, reply)
+}
+
+// syncApp posts the sync payload to {api}/fn/register and reports
+// whether Inngest saw a change.
+func (c *Client) syncApp(ctx context.Context, appURL, deployID, serverKind string) (bool, error) {
+	body, err := marshalNoEscape(c.registerBody(appURL))
+	if err != nil {
+		return false, fmt.Errorf("inngest: encoding the sync payload: %w", err)
+	}
+	path := "/fn/register"
+	if deployID != "" {
+		path += "?" + url.Values{"deployId": {deployID}}.Encode()
+	}
+	hdr := http.Header{}
+	hdr.Set("X-Inngest-Sync-Kind", "out_of_band")
+	if serverKind != "" {
+		hdr.Set("X-Inngest-Expected-Server-Kind", serverKind)
+	}
+	status, rb, err := c.apiDo(ctx, http.MethodPost, path, body, hdr)
+	if err != nil {
+		return false, err
+	}
+	var out struct {
+		OK       bool   `json:"ok"`
+		Modified bool   `json:"modified"`
+		Error    string `json:"error"`
+	}
+	_ = json.Unmarshal(rb, &out)
+	if status < 200 || status > 299 {
+		return false, fmt.Errorf("inngest: sync: %s answered %d: %s", c.cfg.apiBase, status, errText(out.Error, rb))
+	}
+	return out.Modified, nil
+}
+
+// apiDo makes a request to the Inngest API with the bearer token, trying
+// the fallback key on 401 and 403.
+func (c *Client) apiDo(ctx context.Context, method, path string, body []byte, extra http.Header) (int, []byte, error) {
+	tokens := []string{c.cfg.bearer}
+	if c.cfg.bearerFB != "" {
+		tokens = append(tokens, c.cfg.bearerFB)
+	}
+	var (
+		status int
+		rb     []byte
+	)
+	for i, tok := range tokens {
+		req, err := http.NewRequestWithContext(ctx, method, c.cfg.apiBase+path, bytes.NewReader(body))
+		if err != nil {
+			return 0, nil, fmt.Errorf("inngest: %s %s: %w", method, path, err)
+		}
+		c.outboundHeaders(req.Header)
+		for k, v := range extra {
+			req.Header[k] = v
+		}
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := c.cfg.httpClient.Do(req)
+		if err != nil {
+			return 0, nil, fmt.Errorf("inngest: %s %s%s: %w", method, c.cfg.apiBase, path, err)
+		}
+		rb, err = io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+		resp.Body.Close()
+		if err != nil {
+			return 0, nil, fmt.Errorf("inngest: %s %s%s: reading the response: %w", method, c.cfg.apiBase, path, err)
+		}
+		status = resp.StatusCode
+		if (status == http.StatusUnauthorized || status == http.StatusForbidden) && i+1 < len(tokens) {
+			c.cfg.logger.WarnContext(ctx, "inngest: the signing key was refused; trying the fallback key", "path", path, "status", status)
+			continue
+		}
+		break
+	}
+	return status, rb, nil
+}
+
+func marshalNoEscape(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
