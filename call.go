@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/go-inngest/inngest/internal/run"
 	"github.com/go-inngest/inngest/internal/wire"
@@ -33,7 +32,7 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req wire.Request
-	if err := json.Unmarshal(body, &req); err != nil {
+	if err := wire.DecodeRequest(body, &req); err != nil {
 		w.Header().Set("X-Inngest-No-Retry", "false")
 		writeError(w, http.StatusBadRequest, "the call's body is not a valid request: "+err.Error())
 		return
@@ -69,12 +68,29 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 	out := rn.Execute(ctx, func(ctx context.Context) (any, error) {
 		return fn.call(ctx, &req)
 	})
+	defer func() {
+		// A user value that panics while the answer is built (a result's
+		// MarshalJSON, an error's Error method) fails this attempt; it
+		// does not take the handler down.
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			h.c.cfg.logger.ErrorContext(r.Context(), "inngest: building the answer panicked", "function", fn.slug, "run_id", req.Ctx.RunID, "panic", fmt.Sprint(p))
+			w.Header().Set("X-Inngest-No-Retry", "false")
+			writeJSON(w, http.StatusInternalServerError, wire.Error{Name: errNameDefault, Message: fmt.Sprintf("panic while answering: %v", p)})
+		}
+	}()
 	h.respond(w, r, fn, &req, target, out)
 }
 
 func (h *handler) respond(w http.ResponseWriter, r *http.Request, fn *function, req *wire.Request, target string, out run.Outcome) {
 	log := h.c.cfg.logger
 	hd := w.Header()
+	if len(out.Unreplayed) > 0 && out.Fatal == nil && out.Panic == nil {
+		log.WarnContext(r.Context(), "inngest: the function never reached some of its completed steps; it may have changed or be non-deterministic",
+			"function", fn.slug, "run_id", req.Ctx.RunID, "completed", len(req.Ctx.Stack.Stack), "unreached", out.Unreplayed)
+	}
 	switch {
 	case out.Fatal != nil:
 		hd.Set("X-Inngest-No-Retry", "true")
@@ -84,10 +100,6 @@ func (h *handler) respond(w http.ResponseWriter, r *http.Request, fn *function, 
 		hd.Set("X-Inngest-No-Retry", "false")
 		writeJSON(w, http.StatusInternalServerError, wire.Error{Name: errNameDefault, Message: out.Panic.Error(), Stack: out.Panic.Stack})
 	case len(out.Ops) > 0:
-		if !out.NoRetry && out.MemoHits < len(req.Steps) && target == "" {
-			log.WarnContext(r.Context(), "inngest: the function did not replay every memoized step; it may have changed or be non-deterministic",
-				"function", fn.slug, "run_id", req.Ctx.RunID, "memoized", len(req.Steps), "replayed", out.MemoHits)
-		}
 		for _, op := range out.Ops {
 			if op.Op == wire.OpStepError || op.Op == wire.OpStepFailed {
 				hd.Set("X-Inngest-No-Retry", boolText(out.NoRetry))
@@ -98,6 +110,12 @@ func (h *handler) respond(w http.ResponseWriter, r *http.Request, fn *function, 
 			}
 		}
 		writeJSON(w, http.StatusPartialContent, out.Ops)
+	case out.Err != nil:
+		// Before the targeted-step check: a function that failed on its
+		// way to the target (a memoized result that no longer fits, a
+		// failed step) has failed, whatever step was targeted.
+		status, body := errorResponse(out.Err, hd)
+		writeJSON(w, status, body)
 	case target != "":
 		// A targeted call that did not reach its step (the function
 		// changed, or returned before it).
@@ -106,9 +124,6 @@ func (h *handler) respond(w http.ResponseWriter, r *http.Request, fn *function, 
 	case out.Stopped:
 		hd.Set("X-Inngest-No-Retry", "false")
 		writeError(w, http.StatusInternalServerError, "the function stopped at a step without reporting it")
-	case out.Err != nil:
-		status, body := errorResponse(out.Err, hd)
-		writeJSON(w, status, body)
 	default:
 		data, err := marshalNoEscape(out.Value)
 		if err != nil {
@@ -148,7 +163,7 @@ func errorResponse(err error, hd http.Header) (int, wire.Error) {
 	}
 	hd.Set("X-Inngest-No-Retry", "false")
 	if at, ok := RetryAt(err); ok {
-		hd.Set("Retry-After", at.UTC().Format(time.RFC3339))
+		hd.Set("Retry-After", wire.RetryAfter(at))
 		return http.StatusInternalServerError, wire.Error{Name: errNameRetryAt, Message: err.Error()}
 	}
 	return http.StatusInternalServerError, wire.Error{Name: errNameDefault, Message: err.Error()}

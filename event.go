@@ -11,6 +11,7 @@ import (
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -124,13 +125,13 @@ func (c *Client) sendRaw(ctx context.Context, body []byte) ([]string, error) {
 func (c *Client) sendOnce(ctx context.Context, endpoint, seed string, body []byte) (ids []string, retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, false, fmt.Errorf("inngest: send: %w", err)
+		return nil, false, fmt.Errorf("inngest: send: %w", c.redactEventKey(err))
 	}
 	c.outboundHeaders(req.Header)
 	req.Header.Set("X-Inngest-Event-Id-Seed", seed)
 	resp, err := c.cfg.httpClient.Do(req)
 	if err != nil {
-		return nil, true, fmt.Errorf("inngest: send: %w", err)
+		return nil, true, fmt.Errorf("inngest: send: %w", c.redactEventKey(err))
 	}
 	defer resp.Body.Close()
 	rb, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -152,6 +153,16 @@ func (c *Client) sendOnce(ctx context.Context, endpoint, seed string, body []byt
 		return nil, false, fmt.Errorf("inngest: send: server answered %d: %s", resp.StatusCode, errText(out.Error, rb))
 	}
 	return out.IDs, false, nil
+}
+
+// redactEventKey hides the event key, which is part of the send URL, in
+// the URL that net/http puts into its errors.
+func (c *Client) redactEventKey(err error) error {
+	var ue *url.Error
+	if c.cfg.eventKey != "" && errors.As(err, &ue) {
+		ue.URL = strings.ReplaceAll(ue.URL, c.cfg.eventKey, "<event-key>")
+	}
+	return err
 }
 
 func errText(msg string, body []byte) string {

@@ -192,8 +192,9 @@ func EventTrigger(name string, expression *string) Trigger {
 	return t
 }
 
-// CronTrigger triggers a function on a cron schedule: five fields, or a
-// descriptor such as "@daily", optionally after "TZ=Europe/Paris ".
+// CronTrigger triggers a function on a cron schedule: five fields
+// (minute hour day-of-month month day-of-week), optionally after
+// "TZ=Europe/Paris ". Descriptors such as "@daily" are not supported.
 func CronTrigger(schedule string) Trigger { return Trigger{Cron: schedule} }
 
 // Input is what a function receives: its triggering event (the first of

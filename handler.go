@@ -154,24 +154,30 @@ func (h *handler) introspect(w http.ResponseWriter, r *http.Request) {
 		ok := err == nil
 		out.AuthenticationSucceeded = &ok
 		if ok {
-			out.authIntrospection = &authIntrospection{
-				APIOrigin:              cfg.apiBase,
-				AppID:                  cfg.appID,
-				Capabilities:           cfg.capabilities(),
-				Env:                    optional(cfg.env),
-				EventAPIOrigin:         cfg.eventBase,
-				EventKeyHash:           optional(cfg.eventKeyHash()),
-				Framework:              framework,
-				SDKLanguage:            "go",
-				SDKVersion:             Version,
-				ServeOrigin:            optional(cfg.serveOrigin),
-				ServePath:              optional(cfg.servePath),
-				SigningKeyFallbackHash: optional(cfg.bearerFB),
-				SigningKeyHash:         optional(cfg.bearer),
-			}
+			out.authIntrospection = cfg.authDetails()
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// authDetails is what introspection adds for a correctly signed request.
+// It holds hashes of the keys, never the keys.
+func (c *config) authDetails() *authIntrospection {
+	return &authIntrospection{
+		APIOrigin:              c.apiBase,
+		AppID:                  c.appID,
+		Capabilities:           c.capabilities(),
+		Env:                    optional(c.env),
+		EventAPIOrigin:         c.eventBase,
+		EventKeyHash:           optional(c.eventKeyHash()),
+		Framework:              framework,
+		SDKLanguage:            "go",
+		SDKVersion:             Version,
+		ServeOrigin:            optional(c.serveOrigin),
+		ServePath:              optional(c.servePath),
+		SigningKeyFallbackHash: optional(c.bearerFB),
+		SigningKeyHash:         optional(c.bearer),
+	}
 }
 
 // framework is the X-Inngest-Framework and sync "framework" value.

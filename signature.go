@@ -13,6 +13,10 @@ import (
 	"github.com/gowebpki/jcs"
 )
 
+// maxCanonicalBody bounds the bodies whose signature is also checked
+// over their JCS canonical form.
+const maxCanonicalBody = 1 << 20
+
 // SignatureMaxAge is how far a signature's timestamp may lie from now,
 // in the past or the future.
 const SignatureMaxAge = 5 * time.Minute
@@ -52,8 +56,8 @@ func mac(key, body []byte, ts int64) string {
 // verifySignature checks header against body with the primary key, then
 // the fallback. It reports which key matched (true for the fallback).
 // The HMAC is computed over the body as received and, if that does not
-// match, over its JCS canonical form: call bodies arrive canonical, the
-// dev server's sync PUT does not.
+// match and the body is at most 1 MiB, over its JCS canonical form: call
+// bodies arrive canonical, the dev server's sync PUT does not.
 func verifySignature(header string, body []byte, now time.Time, key, fallback []byte) (usedFallback bool, err error) {
 	if len(key) == 0 && len(fallback) == 0 {
 		return false, ErrNoSigningKey
@@ -98,7 +102,11 @@ func verifySignature(header string, body []byte, now time.Time, key, fallback []
 	if ok, fb := check(body); ok {
 		return fb, nil
 	}
-	if len(body) > 0 {
+	// Canonicalizing costs far more memory than the body itself, and an
+	// unauthenticated sender chooses the body: only small bodies (the
+	// sync PUT's {"url": …}) get the second try. Call bodies are
+	// canonical as sent, so the first check is the one that counts.
+	if len(body) > 0 && len(body) <= maxCanonicalBody {
 		if canon, cerr := jcs.Transform(body); cerr == nil {
 			if ok, fb := check(canon); ok {
 				return fb, nil

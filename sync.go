@@ -39,7 +39,7 @@ type fnConfig struct {
 	RateLimit   *rateLimitConfig      `json:"rateLimit,omitempty"`
 	Throttle    *throttleConfig       `json:"throttle,omitempty"`
 	Debounce    *debounceConfig       `json:"debounce,omitempty"`
-	Priority    *Priority             `json:"priority,omitempty"`
+	Priority    *priorityConfig       `json:"priority,omitempty"`
 	Concurrency []Concurrency         `json:"concurrency,omitempty"`
 	Singleton   *singletonConfig      `json:"singleton,omitempty"`
 	Timeouts    *timeoutsConfig       `json:"timeouts,omitempty"`
@@ -98,6 +98,10 @@ type debounceConfig struct {
 	Period  string `json:"period"`
 	Key     string `json:"key,omitempty"`
 	Timeout string `json:"timeout,omitempty"`
+}
+
+type priorityConfig struct {
+	Run string `json:"run"`
 }
 
 type singletonConfig struct {
@@ -165,7 +169,9 @@ func (f *function) config(appURL string) fnConfig {
 	if d := o.Debounce; d != nil {
 		fc.Debounce = &debounceConfig{Period: dur(d.Period), Key: d.Key, Timeout: dur(d.Timeout)}
 	}
-	fc.Priority = o.Priority
+	if p := o.Priority; p != nil {
+		fc.Priority = &priorityConfig{Run: p.Run}
+	}
 	fc.Concurrency = o.Concurrency
 	if s := o.Singleton; s != nil {
 		fc.Singleton = &singletonConfig{Key: s.Key, Mode: string(s.Mode)}
@@ -295,7 +301,14 @@ func (h *handler) syncInBand(w http.ResponseWriter, r *http.Request, body []byte
 	appURL := h.withOverrides(u.Scheme+"://"+u.Host, u.Path)
 	reg := h.c.registerBody(appURL)
 	cfg := &h.c.cfg
-	t := true
+	// Only a verified request (cloud mode) learns the authenticated
+	// details: the signing key hash is a credential for the API.
+	var authOK *bool
+	var details *authIntrospection
+	if !cfg.dev {
+		t := true
+		authOK, details = &t, cfg.authDetails()
+	}
 	reply := inBandReply{
 		AppID:        cfg.appID,
 		AppVersion:   cfg.appVersion,
@@ -304,13 +317,14 @@ func (h *handler) syncInBand(w http.ResponseWriter, r *http.Request, body []byte
 		Framework:    framework,
 		Functions:    reg.Functions,
 		Inspection: introspection{
-			AuthenticationSucceeded: &t,
+			AuthenticationSucceeded: authOK,
 			FunctionCount:           len(reg.Functions),
 			HasEventKey:             cfg.hasEventKey(),
 			HasSigningKey:           cfg.signingKey != "",
 			HasSigningKeyFallback:   cfg.signingKeyFallback != "",
 			Mode:                    h.c.Mode().String(),
 			SchemaVersion:           schemaVersion,
+			authIntrospection:       details,
 		},
 		Platform:    optional(cfg.platform),
 		SDKAuthor:   SDKName,
@@ -354,9 +368,44 @@ func (c *Client) syncApp(ctx context.Context, appURL, deployID, serverKind strin
 	return out.Modified, nil
 }
 
+// apiAttempts bounds the attempts of one request to the Inngest API.
+const apiAttempts = 3
+
 // apiDo makes a request to the Inngest API with the bearer token, trying
-// the fallback key on 401 and 403.
+// the fallback key on 401 and 403. Network errors and 5xx answers are
+// retried with backoff, honouring ctx; after the last attempt they are
+// an error. Other answers are returned as they are.
 func (c *Client) apiDo(ctx context.Context, method, path string, body []byte, extra http.Header) (int, []byte, error) {
+	var lastErr error
+	for attempt := 0; attempt < apiAttempts; attempt++ {
+		if attempt > 0 {
+			c.cfg.logger.WarnContext(ctx, "inngest: a request to the Inngest API failed; retrying", "method", method, "path", path, "attempt", attempt, "error", lastErr)
+			if err := sleepCtx(ctx, backoff(attempt)); err != nil {
+				return 0, nil, fmt.Errorf("inngest: %s %s%s: %w (last error: %v)", method, c.cfg.apiBase, path, err, lastErr)
+			}
+		}
+		status, rb, err := c.apiDoOnce(ctx, method, path, body, extra)
+		switch {
+		case err != nil:
+			if ctx.Err() != nil {
+				return 0, nil, err
+			}
+			lastErr = err
+		case status >= 500:
+			var e struct {
+				Error string `json:"error"`
+			}
+			_ = json.Unmarshal(rb, &e)
+			lastErr = fmt.Errorf("inngest: %s %s%s answered %d: %s", method, c.cfg.apiBase, path, status, errText(e.Error, rb))
+		default:
+			return status, rb, nil
+		}
+	}
+	return 0, nil, fmt.Errorf("%w (gave up after %d attempts)", lastErr, apiAttempts)
+}
+
+// apiDoOnce makes one attempt of apiDo.
+func (c *Client) apiDoOnce(ctx context.Context, method, path string, body []byte, extra http.Header) (int, []byte, error) {
 	tokens := []string{c.cfg.bearer}
 	if c.cfg.bearerFB != "" {
 		tokens = append(tokens, c.cfg.bearerFB)

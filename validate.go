@@ -54,6 +54,13 @@ func validateOpts(o *FunctionOpts, trigs []Trigger) error {
 				return fail(field, "Jitter must be from 1s to 5m, got %s", t.Jitter)
 			}
 		}
+		// The server refuses a repeated trigger, and a repeated cron
+		// schedule even with another jitter.
+		for j, u := range trigs[:i] {
+			if t.Event == u.Event && t.Expression == u.Expression && t.Cron == u.Cron {
+				return fail(field, "repeats trigger %d", j)
+			}
+		}
 	}
 	if len(o.Concurrency) > maxConcurrency {
 		return fail("FunctionOpts.Concurrency", "at most %d limits, got %d", maxConcurrency, len(o.Concurrency))
@@ -122,8 +129,8 @@ func validateOpts(o *FunctionOpts, trigs []Trigger) error {
 		}
 	}
 	if b := o.BatchEvents; b != nil {
-		if b.MaxSize < 1 {
-			return fail("FunctionOpts.BatchEvents.MaxSize", "must be at least 1")
+		if b.MaxSize < 2 {
+			return fail("FunctionOpts.BatchEvents.MaxSize", "must be at least 2 (a batch of one is no batch), got %d", b.MaxSize)
 		}
 		if b.Timeout < time.Second {
 			return fail("FunctionOpts.BatchEvents.Timeout", "must be at least 1s, got %s", b.Timeout)
@@ -153,7 +160,9 @@ func validateOpts(o *FunctionOpts, trigs []Trigger) error {
 }
 
 // checkCron checks the shape of a cron schedule: an optional "TZ=zone "
-// prefix, then a descriptor ("@daily", "@every 1h") or five fields.
+// prefix, then five fields. The server parses schedules without
+// descriptors, so "@daily" and the like are refused here rather than at
+// sync.
 func checkCron(s string) error {
 	spec := strings.TrimSpace(s)
 	if strings.HasPrefix(spec, "TZ=") || strings.HasPrefix(spec, "CRON_TZ=") {
@@ -168,11 +177,7 @@ func checkCron(s string) error {
 		spec = strings.TrimSpace(spec[i+1:])
 	}
 	if strings.HasPrefix(spec, "@") {
-		switch strings.Fields(spec)[0] {
-		case "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly", "@every":
-			return nil
-		}
-		return fmt.Errorf("cron %q: unknown descriptor", s)
+		return fmt.Errorf("cron %q: descriptors such as @daily are not supported by Inngest; write five fields, for example \"0 0 * * *\"", s)
 	}
 	if n := len(strings.Fields(spec)); n != 5 {
 		return fmt.Errorf("cron %q has %d fields; a schedule has 5 (minute hour day-of-month month day-of-week)", s, n)

@@ -95,7 +95,7 @@ func reportError(r *run.Run, s run.Step, err error) {
 	}
 	retryAfter := ""
 	if at, ok := inngest.RetryAt(err); ok && !final {
-		retryAfter = at.UTC().Format(time.RFC3339)
+		retryAfter = wire.RetryAfter(at)
 	}
 	op := wire.OpStepError
 	if final {
@@ -108,7 +108,7 @@ func reportError(r *run.Run, s run.Step, err error) {
 func decodeRun[T any](s run.Step, raw json.RawMessage) (T, error) {
 	var zero T
 	var m wire.Memo
-	if err := json.Unmarshal(raw, &m); err != nil {
+	if err := wire.DecodeMemo(raw, &m); err != nil {
 		return zero, memoMismatch[T](s, err)
 	}
 	if m.Error != nil {
@@ -118,7 +118,7 @@ func decodeRun[T any](s run.Step, raw json.RawMessage) (T, error) {
 		return zero, nil
 	}
 	var v T
-	if err := json.Unmarshal(m.Data, &v); err != nil {
+	if err := wire.Unmarshal(m.Data, &v); err != nil {
 		return zero, memoMismatch[T](s, err)
 	}
 	return v, nil

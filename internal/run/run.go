@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-inngest/inngest/internal/wire"
 )
@@ -56,16 +57,17 @@ type Run struct {
 	ops         []wire.Op
 	noRetry     bool
 	retryAfter  string
-	managed     map[uint64]struct{}
+	managed     int // managed goroutines running
 	targetFound bool
 	fatal       error
 	finished    bool
 	memoHits    int
+	seen        map[string]struct{} // memoized hashes looked up
 }
 
 // New returns a Run over cfg.
 func New(cfg Config) *Run {
-	return &Run{cfg: cfg, counts: make(map[string]int, len(cfg.Steps)+1), managed: make(map[uint64]struct{}, 1)}
+	return &Run{cfg: cfg, counts: make(map[string]int, len(cfg.Steps)+1)}
 }
 
 type ctxKey struct{}
@@ -130,25 +132,15 @@ func (r *Run) Memo(s Step) (json.RawMessage, bool) {
 	}
 	r.mu.Lock()
 	r.memoHits++
+	if r.seen == nil {
+		r.seen = make(map[string]struct{}, len(r.cfg.Steps))
+	}
+	r.seen[s.Hash] = struct{}{}
 	r.mu.Unlock()
 	return raw, true
 }
 
-func isInputEntry(raw json.RawMessage) bool {
-	// Cheap test first: only objects whose first key is "input" qualify.
-	i := 0
-	for i < len(raw) && (raw[i] == ' ' || raw[i] == '\n' || raw[i] == '\t' || raw[i] == '\r') {
-		i++
-	}
-	if i >= len(raw) || raw[i] != '{' {
-		return false
-	}
-	var m wire.Memo
-	if json.Unmarshal(raw, &m) != nil {
-		return false
-	}
-	return m.Input != nil && m.Data == nil && m.Error == nil
-}
+func isInputEntry(raw json.RawMessage) bool { return wire.IsInput(raw) }
 
 // Decide says what to do with new step s; runnable is true for steps
 // whose body runs in the SDK (step.Run and what is built on it).
@@ -198,14 +190,12 @@ func (r *Run) AddError(op wire.Op, noRetry bool, retryAfter string) {
 // elsewhere it records ErrUnmanagedGoroutine, which fails the request,
 // and returns it.
 func (r *Run) Stop() error {
-	id := goid()
-	r.mu.Lock()
-	_, ok := r.managed[id]
-	if !ok && r.fatal == nil {
-		r.fatal = ErrUnmanagedGoroutine
-	}
-	r.mu.Unlock()
-	if !ok {
+	if !r.Managed() {
+		r.mu.Lock()
+		if r.fatal == nil {
+			r.fatal = ErrUnmanagedGoroutine
+		}
+		r.mu.Unlock()
 		return ErrUnmanagedGoroutine
 	}
 	runtime.Goexit()
@@ -223,6 +213,10 @@ type Outcome struct {
 	Retry    string // Retry-After for a step error
 	Fatal    error  // misuse of the step tools
 	MemoHits int
+	// Unreplayed lists the hashes of the server's stack (completed steps)
+	// that this execution never reached, in stack order: a sign that the
+	// function changed or is not deterministic.
+	Unreplayed []string
 	// TargetFound is false when a targeted call ended without reaching
 	// its step.
 	TargetFound bool
@@ -253,6 +247,11 @@ func (r *Run) Execute(ctx context.Context, fn func(context.Context) (any, error)
 	out.Fatal = r.fatal
 	out.MemoHits = r.memoHits
 	out.TargetFound = r.targetFound
+	for _, h := range r.cfg.Stack {
+		if _, ok := r.seen[h]; !ok {
+			out.Unreplayed = append(out.Unreplayed, h)
+		}
+	}
 	r.mu.Unlock()
 	return out
 }
@@ -263,18 +262,26 @@ func (r *Run) Go(f func(), p **PanicError) (returned bool) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		id := goid()
+		if managedEntry.Load() == 0 {
+			managedEntry.Store(outermost())
+		}
 		r.mu.Lock()
-		r.managed[id] = struct{}{}
+		r.managed++
 		r.mu.Unlock()
 		defer func() {
 			r.mu.Lock()
-			delete(r.managed, id)
+			r.managed--
 			r.mu.Unlock()
 		}()
 		defer func() {
 			if v := recover(); v != nil {
-				*p = &PanicError{Value: v, Stack: string(debug.Stack())}
+				// A panic re-raised from a parallel branch keeps the
+				// branch's stack.
+				pe, ok := v.(*PanicError)
+				if !ok {
+					pe = &PanicError{Value: v, Stack: string(debug.Stack())}
+				}
+				*p = pe
 			}
 		}()
 		f()
@@ -282,6 +289,17 @@ func (r *Run) Go(f func(), p **PanicError) (returned bool) {
 	}()
 	<-done
 	return returned
+}
+
+// Managed reports whether the calling goroutine is one the Run manages:
+// while the Run has managed goroutines, a goroutine that started in Go.
+// (A goroutine Go started for another Run passes too; only a context
+// carried from one call into another could bring that about.)
+func (r *Run) Managed() bool {
+	r.mu.Lock()
+	n := r.managed
+	r.mu.Unlock()
+	return n > 0 && outermost() == managedEntry.Load()
 }
 
 // Branch returns the context a parallel branch runs with.
@@ -293,25 +311,28 @@ func Branch(ctx context.Context) context.Context {
 	return context.WithValue(ctx, ctxKey{}, &frame{run: f.run, parallel: true})
 }
 
-// goid returns the current goroutine's ID, parsed from the header line of
-// runtime.Stack ("goroutine 123 [running]:"). It is called once when a
-// managed goroutine starts and once when a step stops user code, never on
-// the replay path of memoized steps.
-func goid() uint64 {
-	var buf [64]byte
-	n := runtime.Stack(buf[:], false)
-	b := buf[:n]
-	const prefix = "goroutine "
-	if len(b) < len(prefix) {
+// managedEntry is the entry of the function every managed goroutine
+// starts in (Go's closure), learnt from the first one.
+var managedEntry atomic.Uintptr
+
+// outermost returns the entry of the function the calling goroutine
+// started in: the frame just above runtime.goexit. Unlike parsing the
+// goroutine ID out of runtime.Stack, it formats nothing and costs a
+// fraction of a microsecond.
+func outermost() uintptr {
+	var buf [32]uintptr
+	pcs := buf[:]
+	n := runtime.Callers(1, pcs)
+	for n == len(pcs) {
+		pcs = make([]uintptr, 2*len(pcs))
+		n = runtime.Callers(1, pcs)
+	}
+	if n < 2 {
 		return 0
 	}
-	b = b[len(prefix):]
-	var id uint64
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			break
-		}
-		id = id*10 + uint64(c-'0')
+	f := runtime.FuncForPC(pcs[n-2] - 1)
+	if f == nil {
+		return 0
 	}
-	return id
+	return f.Entry()
 }

@@ -98,15 +98,20 @@ type MemoError struct {
 // HashID returns the step hash for the n-th (0-based) occurrence of id in
 // one execution: sha1(id) for the first, sha1(id + ":" + n) after.
 func HashID(id string, n int) string {
-	var sum [sha1.Size]byte
-	if n == 0 {
-		sum = sha1.Sum([]byte(id))
-	} else {
-		buf := make([]byte, 0, len(id)+8)
-		buf = append(buf, id...)
-		buf = append(buf, ':')
-		buf = strconv.AppendInt(buf, int64(n), 10)
-		sum = sha1.Sum(buf)
+	var text [2 * sha1.Size]byte
+	AppendHashID(text[:0], id, n)
+	return string(text[:])
+}
+
+// AppendHashID appends the hash HashID returns to dst, without
+// allocating when dst has room for its 40 bytes.
+func AppendHashID(dst []byte, id string, n int) []byte {
+	var buf [96]byte
+	b := append(buf[:0], id...)
+	if n > 0 {
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(n), 10)
 	}
-	return hex.EncodeToString(sum[:])
+	sum := sha1.Sum(b)
+	return hex.AppendEncode(dst, sum[:])
 }
