@@ -65,7 +65,6 @@ func TestCompanionsInheritNoFlowControl(t *testing.T) {
 		Name:        "Busy function",
 		Concurrency: []Concurrency{{Limit: 2, Key: "event.data.user", Scope: ScopeEnv}},
 		Throttle:    &Throttle{Limit: 1, Period: time.Second},
-		RateLimit:   &RateLimit{Limit: 10, Period: time.Hour},
 		Debounce:    &Debounce{Period: 5 * time.Second},
 		Idempotency: "event.data.id",
 		Cancel:      []Cancel{{Event: "app/stop", Match: "data.id", Timeout: time.Hour}},

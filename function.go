@@ -2,7 +2,6 @@ package inngest
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -53,7 +52,8 @@ type FunctionOpts struct {
 	// Debounce delays a run until events stop arriving for a period.
 	Debounce *Debounce
 	// Idempotency is a CEL expression over the event; at most one run
-	// starts per distinct value in 24 hours.
+	// starts per distinct value in 24 hours. It cannot be combined with
+	// RateLimit, which Inngest uses to implement it.
 	Idempotency string
 	// Cancel lists events that cancel a running function; at most 5.
 	Cancel []Cancel
@@ -339,13 +339,13 @@ func (c *Client) functions() []*function {
 func decodeInput[T any](req *wire.Request) (Input[T], error) {
 	var in Input[T]
 	if len(req.Event) > 0 {
-		if err := json.Unmarshal(req.Event, &in.Event); err != nil {
+		if err := wire.Unmarshal(req.Event, &in.Event); err != nil {
 			return in, NoRetryError(fmt.Errorf("inngest: decoding the event into %s: %w", eventTypeOf[T](), err))
 		}
 	}
 	in.Events = make([]Event[T], len(req.Events))
 	for i, raw := range req.Events {
-		if err := json.Unmarshal(raw, &in.Events[i]); err != nil {
+		if err := wire.Unmarshal(raw, &in.Events[i]); err != nil {
 			return in, NoRetryError(fmt.Errorf("inngest: decoding event %d into %s: %w", i, eventTypeOf[T](), err))
 		}
 	}

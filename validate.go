@@ -89,6 +89,11 @@ func validateOpts(o *FunctionOpts, trigs []Trigger) error {
 			return fail("FunctionOpts.Throttle.Burst", "must not be negative")
 		}
 	}
+	if o.Idempotency != "" && o.RateLimit != nil {
+		// The server implements idempotency as a rate limit of one run per
+		// key per 24h and would silently drop the RateLimit.
+		return fail("FunctionOpts.Idempotency", "cannot be combined with RateLimit: Inngest implements idempotency as a rate limit of 1 per 24h")
+	}
 	if r := o.RateLimit; r != nil {
 		if r.Limit < 1 {
 			return fail("FunctionOpts.RateLimit.Limit", "must be at least 1")
