@@ -1,0 +1,162 @@
+package inngesttest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// appURL is the URL the engine "serves" every app at. Calls never leave
+// the process: the engine hands each request to the app's handler.
+const appURL = "http://inngesttest.invalid/api/inngest"
+
+// app is a registered Client.
+type app struct {
+	id         string
+	handler    http.Handler
+	dev        bool
+	signingKey string
+	env        string
+	// wired is true when the Client sends through the engine's transport.
+	wired bool
+	fns   []*fnDef
+}
+
+// fnDef is a function as the server knows it: read from the sync payload.
+type fnDef struct {
+	app  *app
+	ID   string // "<app>-<fn>"
+	Name string
+	UUID string
+	// Triggers, retries, cancellations and timeouts, as synced.
+	Triggers      []triggerDef
+	StepURL       string
+	Retries       int
+	Cancel        []cancelDef
+	FinishTimeout time.Duration
+	// Config is the function's entry in the sync payload.
+	Config json.RawMessage
+}
+
+type triggerDef struct {
+	Event      string `json:"event"`
+	Expression string `json:"expression"`
+	Cron       string `json:"cron"`
+}
+
+type cancelDef struct {
+	Event   string `json:"event"`
+	If      string `json:"if"`
+	Timeout string `json:"timeout"`
+}
+
+// Server defaults for retries.
+const (
+	defaultRetries = 4
+	maxRetries     = 20
+)
+
+// syncPayload is the part of the sync body the engine reads.
+type syncPayload struct {
+	AppName   string            `json:"appName"`
+	URL       string            `json:"url"`
+	Functions []json.RawMessage `json:"functions"`
+}
+
+type fnPayload struct {
+	ID       string       `json:"id"`
+	Name     string       `json:"name"`
+	Triggers []triggerDef `json:"triggers"`
+	Steps    map[string]struct {
+		Runtime struct {
+			URL string `json:"url"`
+		} `json:"runtime"`
+		Retries *struct {
+			Attempts int `json:"attempts"`
+		} `json:"retries"`
+	} `json:"steps"`
+	Cancel   []cancelDef `json:"cancel"`
+	Timeouts *struct {
+		Finish string `json:"finish"`
+	} `json:"timeouts"`
+}
+
+// parseSync reads the functions of a sync payload for app a.
+func parseSync(a *app, body []byte) ([]*fnDef, error) {
+	var p syncPayload
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("reading the sync payload: %w", err)
+	}
+	if p.AppName != a.id {
+		return nil, fmt.Errorf("the sync payload names app %q, expected %q", p.AppName, a.id)
+	}
+	fns := make([]*fnDef, 0, len(p.Functions))
+	for _, raw := range p.Functions {
+		var f fnPayload
+		if err := json.Unmarshal(raw, &f); err != nil {
+			return nil, fmt.Errorf("reading a function of the sync payload: %w", err)
+		}
+		step, ok := f.Steps["step"]
+		if !ok || step.Runtime.URL == "" {
+			return nil, fmt.Errorf("function %q has no steps.step.runtime.url", f.ID)
+		}
+		d := &fnDef{
+			app:      a,
+			ID:       f.ID,
+			Name:     f.Name,
+			UUID:     functionUUID(a.id, f.ID),
+			Triggers: f.Triggers,
+			StepURL:  step.Runtime.URL,
+			Retries:  defaultRetries,
+			Cancel:   f.Cancel,
+			Config:   raw,
+		}
+		// steps.step.retries.attempts holds the number of retries; the
+		// server clamps it to 20.
+		if step.Retries != nil {
+			d.Retries = min(max(step.Retries.Attempts, 0), maxRetries)
+		}
+		if f.Timeouts != nil && f.Timeouts.Finish != "" {
+			dur, err := parseDuration(f.Timeouts.Finish)
+			if err != nil {
+				return nil, fmt.Errorf("function %q: timeouts.finish: %w", f.ID, err)
+			}
+			d.FinishTimeout = dur
+		}
+		fns = append(fns, d)
+	}
+	return fns, nil
+}
+
+// maxAttempts is ctx.max_attempts: retries + 1.
+func (f *fnDef) maxAttempts() int { return f.Retries + 1 }
+
+// triggeredBy reports whether an event with this name and body starts
+// the function.
+func (f *fnDef) triggeredBy(c *celEnv, name string, raw json.RawMessage) (bool, error) {
+	for _, t := range f.Triggers {
+		if t.Event == "" || !eventNameMatches(t.Event, name) {
+			continue
+		}
+		ok, err := c.match(t.Expression, raw, nil)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// eventNameMatches compares a trigger's event name with an event's: an
+// exact match, or a prefix match for a trigger ending in "*"
+// ("shop/*").
+func eventNameMatches(pattern, name string) bool {
+	if p, ok := strings.CutSuffix(pattern, "*"); ok {
+		return strings.HasPrefix(name, p)
+	}
+	return pattern == name
+}

@@ -1,0 +1,85 @@
+// Package inngesttest runs Inngest functions in process, without a
+// server, for tests and local runs. It is to an Inngest app what
+// net/http/httptest is to an HTTP handler: the engine drives the app's
+// real handler (Client.Serve) over the real protocol, and plays the
+// server's part.
+//
+// The engine reads the app's functions from the sync payload the client
+// would send to Inngest, so triggers, retries, cancellations and failure
+// handlers are the ones the server would see. For each call it builds
+// the request body the server sends (ctx with run_id, attempt,
+// max_attempts, stack, disable_immediate_execution…; event, events,
+// steps, version), in the server's canonical JSON, signs it when the
+// client is in cloud mode, hands it to the handler, and applies the
+// opcodes it answers with: it stores step results, retries failed steps
+// and calls, plans parallel steps, sleeps, waits for events and signals,
+// invokes functions, and calls the function again until the run
+// completes, fails or is cancelled.
+//
+// # Virtual time
+//
+// The engine keeps a virtual clock. Sleeps, waits that time out and
+// retry delays (the server's backoff table 15s, 30s, 1m, 2m, …, or the
+// SDK's Retry-After) complete at once but move the clock, and are
+// recorded with their durations: a function that sleeps for a week runs
+// in microseconds, and Run.Elapsed says a week passed. Calls take no
+// virtual time. Times the SDK states as dates are read against the
+// virtual clock (step.SleepUntil, timeouts), except Retry-After, which
+// the SDK computes from the real clock.
+//
+// # Retries and failures
+//
+// Retries follow the server: each step (and each call) gets retries+1
+// attempts, ctx.attempt counts them and starts at 0 again for the next
+// step; a StepError is retried unless the answer says X-Inngest-No-Retry:
+// true or attempts are used up, after which the step's error is stored
+// and the function called again to handle it. A failing call (500) is
+// retried; a 400 with X-Inngest-No-Retry: true fails the run at once.
+// When a run fails for good the engine emits inngest/function.failed,
+// shaped as the server's (data.function_id, run_id, event, events,
+// error, result, _inngest.status; the run's ID as event ID), which runs
+// the function's OnFailure handler exactly once. A cancelled run emits
+// inngest/function.cancelled, which runs OnCancel handlers. Every run
+// that ends emits inngest/function.finished. Runs triggered by
+// inngest/function.failed emit nothing.
+//
+// # Events
+//
+// Engine.Send delivers events as the event API would: they cancel runs
+// (Cancel options), resume waits (step.WaitForEvent) and trigger
+// functions, with trigger, cancel and wait expressions evaluated by a
+// real CEL implementation. Events a function sends (step.SendEvent,
+// Client.Send) reach the engine when the app's client is created with
+// the engine's HTTPClient:
+//
+//	eng := inngesttest.New(t)
+//	client, err := inngest.NewClient(inngest.ClientOpts{
+//		AppID:      "shop",
+//		Mode:       inngest.ModeDev,
+//		HTTPClient: eng.HTTPClient(),
+//	})
+//	// ... create the functions, then:
+//	eng.Register(client)
+//
+// # Driving the engine
+//
+// Engine.Run runs a function to the end, skipping time as needed.
+// Engine.Start, Send, Signal and Advance move step by step: Start and
+// Send do what happens at the current instant and return, leaving runs
+// paused; Advance moves the clock; Wait finishes everything. OnPause and
+// After deliver events in the middle of a Run: OnPause when a run pauses
+// at a given step, After at a given virtual time.
+//
+// # Mocks and assertions
+//
+// A StepMock replaces a step's result or error without touching the
+// function's code: the engine stores the mocked value as the step's
+// result, so its body never runs. Run's Require methods, and StepCheck's,
+// take a testing.TB and fail with what was expected, what was found and
+// the run's timeline.
+//
+// Flow control (concurrency, throttling, rate limits, debounce,
+// batching, priority, idempotency keys, singletons) is not modelled:
+// every matching event starts a run at once. Cron triggers do not fire
+// by themselves; run cron functions with Engine.Run.
+package inngesttest

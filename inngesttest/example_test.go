@@ -1,0 +1,215 @@
+package inngesttest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/inngesttest"
+	"github.com/go-inngest/inngest/step"
+)
+
+type Order struct {
+	ID    int `json:"id"`
+	Total int `json:"total"`
+}
+
+// newShop returns a dev-mode client wired to eng, so that the events
+// its functions send reach the engine.
+func newShop(eng *inngesttest.Engine) *inngest.Client {
+	c, err := inngest.NewClient(inngest.ClientOpts{
+		AppID:      "shop",
+		Mode:       inngest.ModeDev,
+		HTTPClient: eng.HTTPClient(),
+		Logger:     quiet,
+	})
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// A step that always fails is attempted retries+1 times, with the
+// server's back-off between attempts; then the run fails and its failure
+// handler runs once. In a test, pass t to New and use the Require
+// methods:
+//
+//	run.RequireFailed(t)
+//	run.RequireStep(t, "charge").Attempts(3)
+//	run.RequireFailureHandlerRan(t)
+func Example() {
+	eng := inngesttest.New(nil) // in a test: inngesttest.New(t)
+	client := newShop(eng)
+	charge, _ := inngest.CreateFunction(client,
+		inngest.FunctionOpts{
+			ID:      "charge",
+			Retries: inngest.Ptr(2),
+			OnFailure: inngest.OnFailure(func(ctx context.Context, f inngest.Failure[Order]) (any, error) {
+				return fmt.Sprintf("order %d: step %q failed: %s", f.Event.Data.ID, f.StepID, f.Error.Message), nil
+			}),
+		},
+		inngest.EventTrigger("shop/order.placed", nil),
+		func(ctx context.Context, in inngest.Input[Order]) (any, error) {
+			return step.Run(ctx, "charge", func(ctx context.Context) (string, error) {
+				return "", errors.New("card declined")
+			})
+		})
+	eng.Register(client)
+
+	run := eng.Run(charge, inngest.Event[any]{Name: "shop/order.placed", Data: Order{ID: 7, Total: 30}})
+
+	st, _ := run.Step("charge")
+	fmt.Println(run.Status(), "after", st.Attempts, "attempts and", run.Elapsed(), "of virtual time")
+	for _, h := range run.FailureHandlers() {
+		fmt.Println(h.FunctionID(), string(h.Output()))
+	}
+	// Output:
+	// Failed after 3 attempts and 45s of virtual time
+	// shop-charge-failure "order 7: step \"charge\" failed: card declined"
+}
+
+// Run skips virtual time over sleeps: a function that waits a week runs
+// at once.
+func ExampleEngine_Run() {
+	eng := inngesttest.New(nil)
+	client := newShop(eng)
+	reminder, _ := inngest.CreateFunction(client, inngest.FunctionOpts{ID: "reminder"},
+		inngest.EventTrigger("shop/cart.abandoned", nil),
+		func(ctx context.Context, in inngest.Input[Order]) (any, error) {
+			if err := step.Sleep(ctx, "wait-a-week", 7*24*time.Hour); err != nil {
+				return nil, err
+			}
+			return step.Run(ctx, "remind", func(ctx context.Context) (string, error) {
+				return fmt.Sprintf("reminded about order %d", in.Event.Data.ID), nil
+			})
+		})
+	eng.Register(client)
+
+	run := eng.Run(reminder, inngest.Event[any]{Data: Order{ID: 3}})
+	fmt.Println(run.Status(), string(run.Output()), run.Elapsed())
+	for _, e := range run.Timeline() {
+		switch e.Kind {
+		case inngesttest.EntryCall, inngesttest.EntrySleep, inngesttest.EntryResumed:
+			fmt.Println(e)
+		}
+	}
+	// Output:
+	// Completed "reminded about order 3" 168h0m0s
+	// +0s        call attempt 0 -> 206: Sleep "wait-a-week"
+	// +0s        sleep "wait-a-week" (168h0m0s)
+	// +168h0m0s  resumed "wait-a-week" (168h0m0s): slept
+	// +168h0m0s  call attempt 0 -> 206: StepRun "remind"
+	// +168h0m0s  call attempt 0 -> 200: returned "reminded about order 3"
+}
+
+// Start leaves a run paused at a wait; Advance and Send deliver the
+// awaited event at a chosen virtual time; Wait finishes the run.
+func ExampleEngine_Start() {
+	eng := inngesttest.New(nil)
+	client := newShop(eng)
+	approval, _ := inngest.CreateFunction(client, inngest.FunctionOpts{ID: "approval"},
+		inngest.EventTrigger("shop/order.placed", nil),
+		func(ctx context.Context, in inngest.Input[Order]) (any, error) {
+			ev, err := step.WaitForEvent[map[string]any](ctx, "approval", step.WaitForEventOpts{
+				Event:   "shop/order.approved",
+				Match:   "data.id",
+				Timeout: 24 * time.Hour,
+			})
+			if err != nil {
+				return nil, err
+			}
+			return fmt.Sprint("approved by ", ev.Data["by"]), nil
+		})
+	eng.Register(client)
+
+	run := eng.Start(approval, inngest.Event[any]{Name: "shop/order.placed", Data: Order{ID: 7}})
+	fmt.Println(run.Status())
+	eng.Advance(3 * time.Hour)
+	eng.Send(inngest.Event[any]{Name: "shop/order.approved", Data: map[string]any{"id": 7, "by": "alice"}})
+	eng.Wait(run)
+	fmt.Println(run.Status(), string(run.Output()), run.Elapsed())
+	// Output:
+	// Running
+	// Completed "approved by alice" 3h0m0s
+}
+
+// OnPause sends the awaited event as soon as the run starts waiting, in
+// the middle of Run.
+func ExampleEngine_OnPause() {
+	eng := inngesttest.New(nil)
+	client := newShop(eng)
+	approval, _ := inngest.CreateFunction(client, inngest.FunctionOpts{ID: "approval"},
+		inngest.EventTrigger("shop/order.placed", nil),
+		func(ctx context.Context, in inngest.Input[Order]) (any, error) {
+			_, err := step.WaitForEvent[any](ctx, "approval", step.WaitForEventOpts{Event: "shop/order.approved", Timeout: time.Hour})
+			if errors.Is(err, step.ErrEventNotReceived) {
+				return "expired", nil
+			}
+			return "approved", err
+		})
+	eng.Register(client)
+
+	eng.OnPause("approval", func(p inngesttest.Pause) {
+		eng.After(10*time.Minute, func() {
+			eng.Send(inngest.Event[any]{Name: p.Event})
+		})
+	})
+	run := eng.Run(approval, inngest.Event[any]{Data: Order{ID: 1}})
+	fmt.Println(string(run.Output()), run.Elapsed())
+	// Output:
+	// "approved" 10m0s
+}
+
+// Mock replaces a step's result; the step's body never runs.
+func ExampleMock() {
+	eng := inngesttest.New(nil)
+	client := newShop(eng)
+	charge, _ := inngest.CreateFunction(client, inngest.FunctionOpts{ID: "charge"},
+		inngest.EventTrigger("shop/order.placed", nil),
+		func(ctx context.Context, in inngest.Input[Order]) (any, error) {
+			id, err := step.Run(ctx, "charge", func(ctx context.Context) (string, error) {
+				panic("the payment provider must not be called in this test")
+			})
+			if err != nil {
+				return nil, err
+			}
+			return "charged " + id, nil
+		})
+	eng.Register(client)
+
+	run := eng.Run(charge, inngest.Event[any]{Data: Order{ID: 1}}, inngesttest.Mock("charge", "ch_123"))
+	st, _ := run.Step("charge")
+	fmt.Println(string(run.Output()), st.Mocked)
+	// Output:
+	// "charged ch_123" true
+}
+
+// Events a function sends with step.SendEvent reach the engine through
+// the client's HTTPClient, and start the functions they trigger.
+func ExampleEngine_HTTPClient() {
+	eng := inngesttest.New(nil)
+	client := newShop(eng) // inngest.ClientOpts{HTTPClient: eng.HTTPClient(), …}
+	checkout, _ := inngest.CreateFunction(client, inngest.FunctionOpts{ID: "checkout"},
+		inngest.EventTrigger("shop/checkout.completed", nil),
+		func(ctx context.Context, in inngest.Input[Order]) (any, error) {
+			_, err := step.SendEvent(ctx, "placed", inngest.Event[any]{Name: "shop/order.placed", Data: in.Event.Data})
+			return nil, err
+		})
+	inngest.CreateFunction(client, inngest.FunctionOpts{ID: "receipt"},
+		inngest.EventTrigger("shop/order.placed", inngest.Ptr("event.data.total >= 10")),
+		func(ctx context.Context, in inngest.Input[Order]) (any, error) {
+			return fmt.Sprintf("receipt for order %d", in.Event.Data.ID), nil
+		})
+	eng.Register(client)
+
+	run := eng.Run(checkout, inngest.Event[any]{Data: Order{ID: 5, Total: 12}})
+	for _, r := range run.Triggered() {
+		if r.FunctionID() == "shop-receipt" {
+			fmt.Println(r.Status(), string(r.Output()))
+		}
+	}
+	// Output:
+	// Completed "receipt for order 5"
+}
