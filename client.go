@@ -51,6 +51,7 @@ const (
 	ModeDev
 )
 
+// String returns "auto", "cloud" or "dev".
 func (m Mode) String() string {
 	switch m {
 	case ModeCloud:

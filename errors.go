@@ -100,6 +100,7 @@ type StepError struct {
 	Data json.RawMessage
 }
 
+// Error returns `step "<id>" failed: <message>`.
 func (e *StepError) Error() string {
 	return fmt.Sprintf("step %q failed: %s", e.StepID, e.Message)
 }

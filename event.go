@@ -131,7 +131,7 @@ func (c *Client) sendOnce(ctx context.Context, endpoint, seed string, body []byt
 	req.Header.Set("X-Inngest-Event-Id-Seed", seed)
 	resp, err := c.cfg.httpClient.Do(req)
 	if err != nil {
-		return nil, true, fmt.Errorf("inngest: send: %w", c.redactEventKey(err))
+		return nil, true, fmt.Errorf("inngest: send: %w", c.devServerHint(c.redactEventKey(err), c.cfg.eventBase))
 	}
 	defer resp.Body.Close()
 	rb, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))

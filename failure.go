@@ -84,13 +84,17 @@ type Cancellation[T any] struct {
 // RunError is the error a failed run ended with, as the server recorded
 // it. It is a Go error: a handler can return or wrap it.
 type RunError struct {
-	Name    string
+	// Name is the error's kind, such as "Error" or "NonRetriableError".
+	Name string
+	// Message is the error's text.
 	Message string
-	Stack   string
+	// Stack is the stack trace the SDK reported, if any.
+	Stack string
 	// Cause is the error's cause, as JSON, when one was recorded.
 	Cause json.RawMessage
 }
 
+// Error returns the message, after the name unless that is "" or "Error".
 func (e *RunError) Error() string {
 	if e.Name == "" || e.Name == errNameDefault {
 		return e.Message

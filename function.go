@@ -79,8 +79,13 @@ const (
 
 // Concurrency limits the number of steps running at once.
 type Concurrency struct {
-	Limit int              `json:"limit"`
-	Key   string           `json:"key,omitempty"`
+	// Limit is the most steps that run at once.
+	Limit int `json:"limit"`
+	// Key, a CEL expression over the event, applies the limit to each
+	// distinct value separately, such as "event.data.customer_id".
+	Key string `json:"key,omitempty"`
+	// Scope is what the limit spans: this function (ScopeFunction, the
+	// default), the environment or the account; the last two need a Key.
 	Scope ConcurrencyScope `json:"scope,omitempty"`
 }
 

@@ -428,7 +428,7 @@ func (c *Client) apiDoOnce(ctx context.Context, method, path string, body []byte
 		}
 		resp, err := c.cfg.httpClient.Do(req)
 		if err != nil {
-			return 0, nil, fmt.Errorf("inngest: %s %s%s: %w", method, c.cfg.apiBase, path, err)
+			return 0, nil, fmt.Errorf("inngest: %s %s%s: %w", method, c.cfg.apiBase, path, c.devServerHint(err, c.cfg.apiBase))
 		}
 		rb, err = io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 		resp.Body.Close()
