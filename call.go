@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 
@@ -205,4 +206,28 @@ func (c *Client) loadFromAPI(ctx context.Context, req *wire.Request) error {
 	}
 	req.Steps = steps
 	return nil
+}
+
+// readAll reads r to its end. When the length n is known (a request's
+// Content-Length; -1 when not), the buffer is allocated once at that
+// size instead of growing from 512 bytes by copies.
+func readAll(r io.Reader, n int64) ([]byte, error) {
+	if n <= 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, 0, n+1) // one spare byte, for the read that meets EOF
+	for {
+		m, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			// Longer than announced: grow as io.ReadAll does.
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -57,7 +56,7 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 		writeError(w, http.StatusRequestEntityTooLarge, "request body exceeds the limit of "+itoa(h.c.cfg.maxBody)+" bytes (ClientOpts.MaxBodySize)")
 		return nil, false
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.c.cfg.maxBody))
+	body, err := readAll(http.MaxBytesReader(w, r.Body, h.c.cfg.maxBody), r.ContentLength)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

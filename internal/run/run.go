@@ -262,6 +262,7 @@ func (r *Run) Go(f func(), p **PanicError) (returned bool) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
+		growStack(0)
 		if managedEntry.Load() == 0 {
 			managedEntry.Store(outermost())
 		}
@@ -310,6 +311,20 @@ func Branch(ctx context.Context) context.Context {
 	}
 	return context.WithValue(ctx, ctxKey{}, &frame{run: f.run, parallel: true})
 }
+
+// growStack grows a new goroutine's stack, while it is still shallow
+// and cheap to copy, to what user code and JSON decoding typically use:
+// otherwise the stack would grow by doublings deep in user code, each
+// copying and adjusting every frame.
+//
+//go:noinline
+func growStack(i int) byte {
+	var buf [stackReserve]byte
+	return buf[i]
+}
+
+// stackReserve is the stack a managed goroutine starts with.
+const stackReserve = 8 << 10
 
 // managedEntry is the entry of the function every managed goroutine
 // starts in (Go's closure), learnt from the first one.

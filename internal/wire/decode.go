@@ -562,10 +562,22 @@ func IsInput(raw []byte) bool {
 }
 
 // Unmarshal decodes data into v with the result and the errors of
-// json.Unmarshal(data, v). Small values go through a pooled
+// json.Unmarshal(data, v). A zero value of a plain type (see value.go)
+// is decoded by a decoder compiled for its type. Other small values go
+// through a pooled
 // json.Decoder, which keeps its scratch state between values and so
 // allocates little beyond what v needs.
 func Unmarshal(data []byte, v any) error {
+	// Zero targets of the types the compiled decoders cover are decoded
+	// by them; when they give up, the target is zeroed again.
+	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
+		if e := rv.Elem(); e.IsZero() {
+			if decodeValue(data, e) {
+				return nil
+			}
+			e.SetZero()
+		}
+	}
 	if len(data) > maxPooledValue {
 		return json.Unmarshal(data, v)
 	}

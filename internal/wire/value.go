@@ -1,0 +1,677 @@
+package wire
+
+import (
+	"encoding"
+	"encoding/json"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// A decoder for the values user code reads (step results, events), built
+// once per Go type from reflection. It covers the plain shapes such
+// values have: booleans, numbers, strings, structs without embedded
+// fields, pointers, slices, string-keyed maps, interface{} and types with
+// an UnmarshalJSON method. It gives up (returns false) on anything else,
+// on anything encoding/json would treat specially (duplicate keys, keys
+// that are escaped or not ASCII, type mismatches, overflow) and on syntax
+// errors; Unmarshal then zeroes the target and lets encoding/json decode
+// it, so that results and errors stay exactly those of json.Unmarshal.
+
+// valueState is the input of one decode.
+type valueState struct {
+	b     []byte
+	i     int
+	depth int
+}
+
+// decodeFunc decodes the value at s.i (not at a space) into v, which is
+// addressable and zero, and leaves s.i after it.
+type decodeFunc func(s *valueState, v reflect.Value) bool
+
+type decoderEntry struct {
+	fn   decodeFunc // nil for types not covered
+	done bool
+}
+
+// valueDecoderCache maps a reflect.Type to its *decoderEntry.
+var valueDecoderCache sync.Map
+
+// decoderFor returns the decoder of t, or nil when t is not covered.
+func decoderFor(t reflect.Type) decodeFunc {
+	if e, ok := valueDecoderCache.Load(t); ok {
+		return e.(*decoderEntry).fn
+	}
+	c := compiler{building: map[reflect.Type]*decoderEntry{}}
+	fn := c.compile(t)
+	// Only the top type is cached: the decoders of the types inside it
+	// were built assuming their enclosing types are covered.
+	valueDecoderCache.Store(t, &decoderEntry{fn: fn})
+	return fn
+}
+
+var (
+	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	rawMessageType      = reflect.TypeFor[json.RawMessage]()
+	numberType          = reflect.TypeFor[json.Number]()
+)
+
+type compiler struct {
+	building map[reflect.Type]*decoderEntry
+}
+
+func (c *compiler) compile(t reflect.Type) decodeFunc {
+	if e, ok := c.building[t]; ok {
+		if e.done {
+			return e.fn
+		}
+		// A recursive type: call through the entry, filled in below.
+		return func(s *valueState, v reflect.Value) bool { return e.fn(s, v) }
+	}
+	e := &decoderEntry{}
+	c.building[t] = e
+	e.fn = c.build(t)
+	e.done = true
+	return e.fn
+}
+
+func (c *compiler) build(t reflect.Type) decodeFunc {
+	switch {
+	case t == rawMessageType:
+		return decodeRawMessage
+	case t == numberType:
+		return nil
+	case t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(unmarshalerType):
+		return decodeUnmarshaler
+	case t.Kind() == reflect.Pointer:
+		// *T decodes into a new T, whose own methods count.
+	case t.Implements(unmarshalerType), t.Implements(textUnmarshalerType),
+		reflect.PointerTo(t).Implements(textUnmarshalerType):
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Bool:
+		return decodeBool
+	case reflect.String:
+		return decodeString
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return decodeInt
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return decodeUint
+	case reflect.Float32, reflect.Float64:
+		return decodeFloat
+	case reflect.Interface:
+		if t.NumMethod() != 0 {
+			return nil
+		}
+		return decodeInterface
+	case reflect.Pointer:
+		elem := c.compile(t.Elem())
+		if elem == nil {
+			return nil
+		}
+		return pointerDecoder(t.Elem(), elem)
+	case reflect.Slice:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return nil // base64 text in encoding/json
+		}
+		elem := c.compile(t.Elem())
+		if elem == nil {
+			return nil
+		}
+		return sliceDecoder(t, elem)
+	case reflect.Map:
+		k := t.Key()
+		if k.Kind() != reflect.String || reflect.PointerTo(k).Implements(textUnmarshalerType) || k.Implements(textUnmarshalerType) {
+			return nil
+		}
+		elem := c.compile(t.Elem())
+		if elem == nil {
+			return nil
+		}
+		return mapDecoder(t, elem)
+	case reflect.Struct:
+		return c.structDecoder(t)
+	}
+	return nil
+}
+
+// null handles null (a no-op on a zero value) and reports whether
+// the value at s.i was null.
+func (s *valueState) null() (isNull, ok bool) {
+	if s.i < len(s.b) && s.b[s.i] == 'n' {
+		end, ok := scanLiteral(s.b, s.i, "null")
+		s.i = end
+		return true, ok
+	}
+	return false, true
+}
+
+func decodeRawMessage(s *valueState, v reflect.Value) bool {
+	end, ok := scanValue(s.b, s.i, s.depth)
+	if !ok {
+		return false
+	}
+	v.SetBytes(append([]byte(nil), s.b[s.i:end]...))
+	s.i = end
+	return true
+}
+
+func decodeUnmarshaler(s *valueState, v reflect.Value) bool {
+	end, ok := scanValue(s.b, s.i, s.depth)
+	if !ok {
+		return false
+	}
+	if v.Addr().Interface().(json.Unmarshaler).UnmarshalJSON(s.b[s.i:end]) != nil {
+		return false
+	}
+	s.i = end
+	return true
+}
+
+func decodeBool(s *valueState, v reflect.Value) bool {
+	b, i := s.b, s.i
+	if i >= len(b) {
+		return false
+	}
+	var ok bool
+	switch b[i] {
+	case 't':
+		s.i, ok = scanLiteral(b, i, "true")
+		v.SetBool(true)
+	case 'f':
+		s.i, ok = scanLiteral(b, i, "false")
+	case 'n':
+		s.i, ok = scanLiteral(b, i, "null")
+	}
+	return ok
+}
+
+func decodeString(s *valueState, v reflect.Value) bool {
+	if isNull, ok := s.null(); isNull {
+		return ok
+	}
+	str, ok := s.str()
+	if ok {
+		v.SetString(str)
+	}
+	return ok
+}
+
+// str decodes the string at s.i.
+func (s *valueState) str() (string, bool) {
+	b, i := s.b, s.i
+	if i >= len(b) || b[i] != '"' {
+		return "", false
+	}
+	end, escaped, ok := scanString(b, i)
+	if !ok {
+		return "", false
+	}
+	s.i = end
+	text := b[i+1 : end-1]
+	if !escaped && utf8.Valid(text) {
+		return string(text), true
+	}
+	return unquote(text), true
+}
+
+// unquote decodes the text of a valid JSON string as encoding/json does:
+// escapes are resolved, and bytes that are not UTF-8 and lone surrogates
+// become U+FFFD.
+func unquote(text []byte) string {
+	out := make([]byte, 0, len(text))
+	for r := 0; r < len(text); {
+		c := text[r]
+		switch {
+		case c == '\\':
+			switch text[r+1] {
+			case 'b':
+				out = append(out, '\b')
+			case 'f':
+				out = append(out, '\f')
+			case 'n':
+				out = append(out, '\n')
+			case 'r':
+				out = append(out, '\r')
+			case 't':
+				out = append(out, '\t')
+			case 'u':
+				rr := hex4(text[r+2:])
+				r += 6
+				if utf16.IsSurrogate(rr) {
+					next := rune(-1)
+					if r+6 <= len(text) && text[r] == '\\' && text[r+1] == 'u' {
+						next = hex4(text[r+2:])
+					}
+					if dec := utf16.DecodeRune(rr, next); dec != unicode.ReplacementChar {
+						r += 6
+						out = utf8.AppendRune(out, dec)
+						continue
+					}
+					rr = unicode.ReplacementChar
+				}
+				out = utf8.AppendRune(out, rr)
+				continue
+			default: // '"', '\\', '/'
+				out = append(out, text[r+1])
+			}
+			r += 2
+		case c < utf8.RuneSelf:
+			out = append(out, c)
+			r++
+		default:
+			rr, size := utf8.DecodeRune(text[r:])
+			if rr == utf8.RuneError && size == 1 {
+				out = utf8.AppendRune(out, unicode.ReplacementChar)
+			} else {
+				out = append(out, text[r:r+size]...)
+			}
+			r += size
+		}
+	}
+	return string(out)
+}
+
+// hex4 reads the four hex digits the scanner checked.
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
+}
+
+// number returns the integer or number text at s.i.
+func (s *valueState) number() ([]byte, bool, bool) {
+	end, integer, ok := scanNumber(s.b, s.i)
+	if !ok {
+		return nil, false, false
+	}
+	text := s.b[s.i:end]
+	s.i = end
+	return text, integer, true
+}
+
+func decodeInt(s *valueState, v reflect.Value) bool {
+	if isNull, ok := s.null(); isNull {
+		return ok
+	}
+	text, integer, ok := s.number()
+	if !ok || !integer {
+		return false
+	}
+	n, err := strconv.ParseInt(string(text), 10, 64)
+	if err != nil || v.OverflowInt(n) {
+		return false
+	}
+	v.SetInt(n)
+	return true
+}
+
+func decodeUint(s *valueState, v reflect.Value) bool {
+	if isNull, ok := s.null(); isNull {
+		return ok
+	}
+	text, integer, ok := s.number()
+	if !ok || !integer {
+		return false
+	}
+	n, err := strconv.ParseUint(string(text), 10, 64)
+	if err != nil || v.OverflowUint(n) {
+		return false
+	}
+	v.SetUint(n)
+	return true
+}
+
+func decodeFloat(s *valueState, v reflect.Value) bool {
+	if isNull, ok := s.null(); isNull {
+		return ok
+	}
+	text, _, ok := s.number()
+	if !ok {
+		return false
+	}
+	f, err := strconv.ParseFloat(string(text), v.Type().Bits())
+	if err != nil || v.OverflowFloat(f) {
+		return false
+	}
+	v.SetFloat(f)
+	return true
+}
+
+func decodeInterface(s *valueState, v reflect.Value) bool {
+	x, ok := s.any()
+	if ok && x != nil {
+		v.Set(reflect.ValueOf(x))
+	}
+	return ok
+}
+
+// any decodes the value at s.i into the types encoding/json uses for
+// interface{}: map[string]any, []any, string, float64, bool or nil.
+func (s *valueState) any() (any, bool) {
+	b := s.b
+	if s.i >= len(b) {
+		return nil, false
+	}
+	switch c := b[s.i]; {
+	case c == '"':
+		return s.str()
+	case c == '{':
+		if s.depth >= maxDepth {
+			return nil, false
+		}
+		s.depth++
+		m := map[string]any{}
+		var o objectScanner
+		o.open(b, s.i)
+		for o.next() {
+			key, ok := s.key(&o)
+			if !ok {
+				return nil, false
+			}
+			s.i = o.i
+			if m[key], ok = s.any(); !ok {
+				return nil, false
+			}
+			o.i = s.i
+		}
+		s.i = o.i
+		s.depth--
+		return m, o.ok
+	case c == '[':
+		if s.depth >= maxDepth {
+			return nil, false
+		}
+		s.depth++
+		list := []any{}
+		ok := s.elements(func() bool {
+			x, ok := s.any()
+			list = append(list, x)
+			return ok
+		})
+		s.depth--
+		return list, ok
+	case c == 't':
+		end, ok := scanLiteral(b, s.i, "true")
+		s.i = end
+		return true, ok
+	case c == 'f':
+		end, ok := scanLiteral(b, s.i, "false")
+		s.i = end
+		return false, ok
+	case c == 'n':
+		end, ok := scanLiteral(b, s.i, "null")
+		s.i = end
+		return nil, ok
+	default:
+		text, _, ok := s.number()
+		if !ok {
+			return nil, false
+		}
+		f, err := strconv.ParseFloat(string(text), 64)
+		return f, err == nil
+	}
+}
+
+// key decodes the key of o's current member, any string.
+func (s *valueState) key(o *objectScanner) (string, bool) {
+	text := o.key()
+	if !o.escaped && utf8.Valid(text) {
+		return string(text), true
+	}
+	return unquote(text), true
+}
+
+// elements calls elem for each element of the array at s.i, with s.i at
+// the element.
+func (s *valueState) elements(elem func() bool) bool {
+	b := s.b
+	i := skipSpace(b, s.i+1)
+	if i < len(b) && b[i] == ']' {
+		s.i = i + 1
+		return true
+	}
+	for {
+		s.i = i
+		if !elem() {
+			return false
+		}
+		if i = skipSpace(b, s.i); i >= len(b) {
+			return false
+		}
+		switch b[i] {
+		case ',':
+			i = skipSpace(b, i+1)
+		case ']':
+			s.i = i + 1
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+func pointerDecoder(elemType reflect.Type, elem decodeFunc) decodeFunc {
+	return func(s *valueState, v reflect.Value) bool {
+		if isNull, ok := s.null(); isNull {
+			return ok
+		}
+		p := reflect.New(elemType)
+		if !elem(s, p.Elem()) {
+			return false
+		}
+		v.Set(p)
+		return true
+	}
+}
+
+func sliceDecoder(t reflect.Type, elem decodeFunc) decodeFunc {
+	return func(s *valueState, v reflect.Value) bool {
+		if isNull, ok := s.null(); isNull {
+			return ok
+		}
+		if s.i >= len(s.b) || s.b[s.i] != '[' || s.depth >= maxDepth {
+			return false
+		}
+		s.depth++
+		v.Set(reflect.MakeSlice(t, 0, 0)) // [] is an empty slice, not nil
+		n := 0
+		ok := s.elements(func() bool {
+			if n == v.Cap() {
+				v.Grow(1)
+			}
+			v.SetLen(n + 1)
+			n++
+			return elem(s, v.Index(n-1))
+		})
+		s.depth--
+		return ok
+	}
+}
+
+func mapDecoder(t reflect.Type, elem decodeFunc) decodeFunc {
+	keyType, elemType := t.Key(), t.Elem()
+	return func(s *valueState, v reflect.Value) bool {
+		if isNull, ok := s.null(); isNull {
+			return ok
+		}
+		var o objectScanner
+		if !o.open(s.b, s.i) || s.depth >= maxDepth {
+			return false
+		}
+		s.depth++
+		m := reflect.MakeMap(t)
+		k := reflect.New(keyType).Elem()
+		for o.next() {
+			key, ok := s.key(&o)
+			if !ok {
+				return false
+			}
+			e := reflect.New(elemType).Elem()
+			s.i = o.i
+			if !elem(s, e) {
+				return false
+			}
+			o.i = s.i
+			k.SetString(key)
+			m.SetMapIndex(k, e)
+		}
+		s.depth--
+		s.i = o.i
+		if o.ok {
+			v.Set(m)
+		}
+		return o.ok
+	}
+}
+
+// structField is a field a JSON key decodes into.
+type structField struct {
+	name   string
+	index  int
+	decode decodeFunc
+}
+
+func (c *compiler) structDecoder(t reflect.Type) decodeFunc {
+	var fields []structField
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous {
+			return nil // embedding has rules of its own
+		}
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("json")
+		if tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if strings.Contains(","+opts+",", ",string,") {
+			return nil
+		}
+		if name == "" {
+			name = f.Name
+		}
+		if !plainName(name) {
+			return nil
+		}
+		for _, g := range fields {
+			if g.name == name {
+				return nil // encoding/json drops both
+			}
+		}
+		dec := c.compile(f.Type)
+		if dec == nil {
+			return nil
+		}
+		fields = append(fields, structField{name: name, index: i, decode: dec})
+	}
+	if len(fields) > 64 {
+		return nil
+	}
+	return func(s *valueState, v reflect.Value) bool {
+		if isNull, ok := s.null(); isNull {
+			return ok
+		}
+		var o objectScanner
+		if !o.open(s.b, s.i) || s.depth >= maxDepth {
+			return false
+		}
+		s.depth++
+		var seen uint64
+		for o.next() {
+			key := o.key()
+			if o.escaped {
+				return false
+			}
+			k := -1
+			for j := range fields {
+				if fields[j].name == string(key) {
+					k = j
+					break
+				}
+			}
+			if k < 0 {
+				for _, c := range key {
+					if c >= utf8.RuneSelf {
+						return false
+					}
+				}
+				for j := range fields {
+					if strings.EqualFold(fields[j].name, string(key)) {
+						k = j
+						break
+					}
+				}
+			}
+			if k < 0 {
+				if !o.skip() {
+					return false
+				}
+				continue
+			}
+			if seen&(1<<k) != 0 {
+				return false // encoding/json merges a repeated key
+			}
+			seen |= 1 << k
+			s.i = o.i
+			if !fields[k].decode(s, v.Field(fields[k].index)) {
+				return false
+			}
+			o.i = s.i
+		}
+		s.depth--
+		s.i = o.i
+		return o.ok
+	}
+}
+
+// plainName reports whether a field's JSON name is made of ASCII
+// letters, digits and '_', '-', '.'; other names are left to
+// encoding/json.
+func plainName(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return name != ""
+}
+
+// decodeValue decodes data into the zero value v with a compiled
+// decoder. It reports false when the decoder does not cover v's type or
+// gave up; v may then hold a partial result.
+func decodeValue(data []byte, v reflect.Value) bool {
+	dec := decoderFor(v.Type())
+	if dec == nil {
+		return false
+	}
+	s := valueStates.Get().(*valueState)
+	*s = valueState{b: data, i: skipSpace(data, 0), depth: 1}
+	ok := dec(s, v) && skipSpace(data, s.i) == len(data)
+	*s = valueState{}
+	valueStates.Put(s)
+	return ok
+}
+
+// valueStates recycles decode states, which escape through the
+// decoders' indirect calls.
+var valueStates = sync.Pool{New: func() any { return new(valueState) }}
