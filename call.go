@@ -57,6 +57,7 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 			maxAttempts = *fn.retries + 1
 		}
 	}
+	ctx := context.WithValue(r.Context(), clientCtxKey{}, h.c)
 	rn := run.New(run.Config{
 		Steps:            req.Steps,
 		Stack:            req.Ctx.Stack.Stack,
@@ -64,8 +65,8 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 		DisableImmediate: req.Ctx.DisableImmediateExecution,
 		Attempt:          req.Ctx.Attempt,
 		MaxAttempts:      maxAttempts,
+		Checkpoint:       h.checkpointer(r.Context(), &req, target, fn),
 	})
-	ctx := context.WithValue(r.Context(), clientCtxKey{}, h.c)
 	out := rn.Execute(ctx, func(ctx context.Context) (any, error) {
 		return fn.call(ctx, &req)
 	})

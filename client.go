@@ -97,6 +97,10 @@ type ClientOpts struct {
 	// AllowInBandSync lets the handler answer a sync request in-band
 	// (INNGEST_ALLOW_IN_BAND_SYNC=true also enables it).
 	AllowInBandSync bool
+	// Checkpointing, when set, lets one call run several steps in a row
+	// instead of one step per call; see Checkpointing. Nil (the default)
+	// runs one step per call.
+	Checkpointing *Checkpointing
 	// MaxBodySize bounds request bodies; larger ones get 413. Zero means
 	// DefaultMaxBodySize.
 	MaxBodySize int64
@@ -132,6 +136,7 @@ type config struct {
 	serveOrigin        string
 	servePath          string
 	allowInBandSync    bool
+	checkpoint         *Checkpointing
 	maxBody            int64
 	httpClient         *http.Client
 	logger             *slog.Logger
@@ -186,6 +191,16 @@ func resolve(o ClientOpts, getenv func(string) string) (config, error) {
 	}
 	if c.maxBody < 0 {
 		return c, fmt.Errorf("inngest: ClientOpts.MaxBodySize must not be negative, got %d", c.maxBody)
+	}
+	if o.Checkpointing != nil {
+		cp := *o.Checkpointing
+		if cp.MaxRuntime < 0 {
+			return c, fmt.Errorf("inngest: ClientOpts.Checkpointing.MaxRuntime must not be negative, got %s", cp.MaxRuntime)
+		}
+		if cp.MaxRuntime == 0 {
+			cp.MaxRuntime = DefaultCheckpointMaxRuntime
+		}
+		c.checkpoint = &cp
 	}
 	if c.httpClient == nil {
 		c.httpClient = &http.Client{Timeout: 30 * time.Second}

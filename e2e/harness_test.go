@@ -168,6 +168,8 @@ type appConfig struct {
 	// serveOrigin is the origin the app syncs as its URL, when it is not
 	// the origin the sync request reached.
 	serveOrigin string
+	// checkpointing enables checkpointing on the client.
+	checkpointing *inngest.Checkpointing
 }
 
 // newApp starts an app for t. Its ID and event names are unique to the
@@ -176,12 +178,13 @@ func newApp(t *testing.T, tg target, cfg appConfig) *app {
 	t.Helper()
 	a := &app{t: t, tg: tg, prefix: "e2e-" + runTag + "/" + slug(t.Name())}
 	opts := inngest.ClientOpts{
-		AppID:       "e2e-" + runTag + "-" + slug(t.Name()),
-		BaseURL:     tg.url,
-		EventKey:    tg.eventKey,
-		ServeOrigin: cfg.serveOrigin,
-		HTTPClient:  &http.Client{Timeout: 30 * time.Second, Transport: &countSends{a: a, next: http.DefaultTransport}},
-		Logger:      slog.New(slog.NewTextHandler(&testWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		AppID:         "e2e-" + runTag + "-" + slug(t.Name()),
+		BaseURL:       tg.url,
+		EventKey:      tg.eventKey,
+		ServeOrigin:   cfg.serveOrigin,
+		Checkpointing: cfg.checkpointing,
+		HTTPClient:    &http.Client{Timeout: 30 * time.Second, Transport: &countSends{a: a, next: http.DefaultTransport}},
+		Logger:        slog.New(slog.NewTextHandler(&testWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if tg.signed() {
 		opts.Mode = inngest.ModeCloud

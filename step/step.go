@@ -49,7 +49,17 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 		if err == nil {
 			data, merr := json.Marshal(v)
 			if merr == nil {
-				r.Add(wire.Op{ID: s.Hash, Op: wire.OpStepRun, Name: id, DisplayName: id, Data: data})
+				op := wire.Op{ID: s.Hash, Op: wire.OpStepRun, Name: id, DisplayName: id, Data: data}
+				if r.Checkpoint(op) {
+					// Saved: go on, with the result as a replay would
+					// give it (decoded from its JSON).
+					var out T
+					if err := wire.Unmarshal(data, &out); err != nil {
+						return zero, memoMismatch[T](s, err)
+					}
+					return out, nil
+				}
+				r.Add(op)
 				return zero, r.Stop()
 			}
 			err = inngest.NoRetryError(fmt.Errorf("step %q: encoding its result (%T) as JSON: %w", id, v, merr))

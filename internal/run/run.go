@@ -46,6 +46,11 @@ type Config struct {
 	DisableImmediate bool
 	Attempt          int
 	MaxAttempts      int
+	// Checkpoint, when set, saves a step that just ran with the server so
+	// that user code can go on to the next step in this same request. It
+	// reports whether the step was saved; when it was not, the step is
+	// reported in the response as usual.
+	Checkpoint func(op wire.Op) bool
 }
 
 // Run is the state of one request's execution of a function.
@@ -62,7 +67,9 @@ type Run struct {
 	fatal       error
 	finished    bool
 	memoHits    int
-	seen        map[string]struct{} // memoized hashes looked up
+	// checkpointed counts the steps saved by checkpointing.
+	checkpointed int
+	seen         map[string]struct{} // memoized hashes looked up
 }
 
 // New returns a Run over cfg.
@@ -162,7 +169,31 @@ func (r *Run) Decide(s Step, parallel, runnable bool) Mode {
 
 // Attempt returns the zero-based attempt of this request and the number
 // of attempts the server allows.
-func (r *Run) Attempt() (attempt, max int) { return r.cfg.Attempt, r.cfg.MaxAttempts }
+func (r *Run) Attempt() (attempt, max int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.cfg.Attempt, r.cfg.MaxAttempts
+}
+
+// Checkpoint offers the StepRun opcode of a step that has just run to
+// the checkpointer. When it reports true the step is saved on the
+// server and the caller returns the step's result to user code, which
+// goes on; the steps after it start at attempt 0, as the server resets
+// the attempt count after a checkpoint. Otherwise the caller adds the
+// opcode and stops.
+func (r *Run) Checkpoint(op wire.Op) bool {
+	r.mu.Lock()
+	ok := r.cfg.Checkpoint != nil && len(r.ops) == 0 && r.cfg.TargetHash == "" && !r.cfg.DisableImmediate
+	r.mu.Unlock()
+	if !ok || !r.cfg.Checkpoint(op) {
+		return false
+	}
+	r.mu.Lock()
+	r.cfg.Attempt = 0
+	r.checkpointed++
+	r.mu.Unlock()
+	return true
+}
 
 // Add records an opcode for the response.
 func (r *Run) Add(op wire.Op) {
@@ -213,6 +244,8 @@ type Outcome struct {
 	Retry    string // Retry-After for a step error
 	Fatal    error  // misuse of the step tools
 	MemoHits int
+	// Checkpointed counts the steps saved by checkpointing.
+	Checkpointed int
 	// Unreplayed lists the hashes of the server's stack (completed steps)
 	// that this execution never reached, in stack order: a sign that the
 	// function changed or is not deterministic.
@@ -246,6 +279,7 @@ func (r *Run) Execute(ctx context.Context, fn func(context.Context) (any, error)
 	out.Retry = r.retryAfter
 	out.Fatal = r.fatal
 	out.MemoHits = r.memoHits
+	out.Checkpointed = r.checkpointed
 	out.TargetFound = r.targetFound
 	for _, h := range r.cfg.Stack {
 		if _, ok := r.seen[h]; !ok {

@@ -1,0 +1,190 @@
+package inngest_test
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/step"
+)
+
+func hashOf(id string) string {
+	sum := sha1.Sum([]byte(id))
+	return hex.EncodeToString(sum[:])
+}
+
+var (
+	stepRun   = step.Run[int]
+	stepSleep = step.Sleep
+)
+
+// checkpointAPI is a fake Inngest API that records checkpoint requests
+// and answers them with status.
+type checkpointAPI struct {
+	mu     sync.Mutex
+	status int
+	paths  []string
+	auth   []string
+	bodies []string
+}
+
+func (a *checkpointAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.paths = append(a.paths, r.Method+" "+r.URL.Path)
+	a.auth = append(a.auth, r.Header.Get("Authorization"))
+	a.bodies = append(a.bodies, string(b))
+	w.WriteHeader(a.status)
+}
+
+const cpKey = "signkey-test-12345678"
+
+// cpSetup serves body as the function "cp" (2 retries) of a cloud-mode
+// client with checkpointing cp whose Inngest API is api.
+func cpSetup(t *testing.T, api *checkpointAPI, cp *inngest.Checkpointing, body func(ctx context.Context, in inngest.Input[map[string]any]) (any, error)) http.Handler {
+	t.Helper()
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	c, err := inngest.NewClient(inngest.ClientOpts{
+		AppID: "demo", Mode: inngest.ModeCloud, SigningKey: cpKey, APIBaseURL: srv.URL,
+		Checkpointing: cp, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	require.NoError(t, err)
+	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "cp", Retries: inngest.Ptr(2)}, inngest.EventTrigger("demo/cp", nil), body)
+	require.NoError(t, err)
+	return c.Serve()
+}
+
+func cpCall(t *testing.T, h http.Handler, query string, attempt int, extraCtx string) *httptest.ResponseRecorder {
+	t.Helper()
+	body := `{"ctx":{"attempt":` + strconv.Itoa(attempt) + `,"disable_immediate_execution":false,"env":"","fn_id":"4887f47b-3511-555e-a447-8fa80ce998d3","generation_id":1,"max_attempts":3,` +
+		`"qi_id":"cWk=","request_id":"01REQ","run_id":"01RUN","stack":{"current":0,"stack":[]},"step_id":"step","use_api":false` + extraCtx + `},` +
+		`"event":{"data":{},"id":"01EVT","name":"demo/cp","ts":1,"user":{}},"events":[{"data":{},"id":"01EVT","name":"demo/cp","ts":1,"user":{}}],"steps":{},"use_api":false,"version":2}`
+	sig, err := inngest.Sign(cpKey, time.Now(), []byte(body))
+	require.NoError(t, err)
+	req := httptest.NewRequest(http.MethodPost, "/api/inngest?fnId=demo-cp&"+query, strings.NewReader(body))
+	req.Header.Set("X-Inngest-Signature", sig)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func threeSteps(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
+	sum := 0
+	for _, id := range []string{"a", "b", "c"} {
+		n, err := stepRun(ctx, id, func(context.Context) (int, error) { return len(id) * 10, nil })
+		if err != nil {
+			return nil, err
+		}
+		sum += n
+	}
+	return sum, nil
+}
+
+func TestCheckpointingRunsStepsInOneCall(t *testing.T) {
+	api := &checkpointAPI{status: http.StatusOK}
+	h := cpSetup(t, api, &inngest.Checkpointing{}, threeSteps)
+	rec := cpCall(t, h, "stepId=step", 0, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, "30", rec.Body.String())
+
+	require.Len(t, api.paths, 3)
+	for i, id := range []string{"a", "b", "c"} {
+		assert.Equal(t, "POST /v1/checkpoint/01RUN/async", api.paths[i])
+		assert.Equal(t, "Bearer signkey-test-b2ed992186a5cb19f6668aade821f502c1d00970dfd0e35128d51bac4649916c", api.auth[i])
+		var got map[string]json.RawMessage
+		require.NoError(t, json.Unmarshal([]byte(api.bodies[i]), &got))
+		assert.JSONEq(t, `"01RUN"`, string(got["run_id"]))
+		assert.JSONEq(t, `"4887f47b-3511-555e-a447-8fa80ce998d3"`, string(got["fn_id"]))
+		assert.JSONEq(t, `"cWk="`, string(got["qi_id"]))
+		assert.JSONEq(t, `"01REQ"`, string(got["request_id"]))
+		assert.JSONEq(t, `1`, string(got["generation_id"]))
+		assert.Contains(t, got, "ts")
+		assert.JSONEq(t, `[{"id":"`+hashOf(id)+`","op":"StepRun","name":"`+id+`","displayName":"`+id+`","data":10}]`, string(got["steps"]))
+	}
+}
+
+func TestCheckpointingFallsBackWhenTheAPIFails(t *testing.T) {
+	api := &checkpointAPI{status: http.StatusInternalServerError}
+	h := cpSetup(t, api, &inngest.Checkpointing{}, threeSteps)
+	rec := cpCall(t, h, "stepId=step", 0, "")
+	require.Equal(t, http.StatusPartialContent, rec.Code)
+	assert.Equal(t, `[{"id":"`+hashOf("a")+`","op":"StepRun","name":"a","displayName":"a","data":10}]`, rec.Body.String())
+	assert.Len(t, api.paths, 1, "one attempt, then the step is reported in the response")
+}
+
+func TestCheckpointingIsNotUsedForTargetedOrPlannedCalls(t *testing.T) {
+	api := &checkpointAPI{status: http.StatusOK}
+	h := cpSetup(t, api, &inngest.Checkpointing{}, threeSteps)
+
+	rec := cpCall(t, h, "stepId=step", 0, `,"disable_immediate_execution":true`)
+	require.Equal(t, http.StatusPartialContent, rec.Code)
+	assert.Equal(t, `[{"id":"`+hashOf("a")+`","op":"StepPlanned","name":"a","displayName":"a"}]`, rec.Body.String())
+
+	rec = cpCall(t, h, "stepId="+hashOf("a"), 0, "")
+	require.Equal(t, http.StatusPartialContent, rec.Code)
+	assert.Equal(t, `[{"id":"`+hashOf("a")+`","op":"StepRun","name":"a","displayName":"a","data":10}]`, rec.Body.String())
+	assert.Empty(t, api.paths)
+}
+
+func TestCheckpointingStopsAtServerSideSteps(t *testing.T) {
+	api := &checkpointAPI{status: http.StatusOK}
+	h := cpSetup(t, api, &inngest.Checkpointing{}, func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
+		if _, err := stepRun(ctx, "a", func(context.Context) (int, error) { return 1, nil }); err != nil {
+			return nil, err
+		}
+		return nil, stepSleep(ctx, "nap", time.Hour)
+	})
+	rec := cpCall(t, h, "stepId=step", 0, "")
+	require.Equal(t, http.StatusPartialContent, rec.Code)
+	assert.Equal(t, `[{"id":"`+hashOf("nap")+`","op":"Sleep","name":"nap","displayName":"nap","opts":{"duration":"1h"}}]`, rec.Body.String())
+	assert.Len(t, api.paths, 1)
+}
+
+// After a checkpoint the server resets the attempt count, so a step that
+// fails after checkpointed steps is retried even when the call came on
+// what was the last attempt of an earlier step.
+func TestCheckpointingResetsTheAttemptForLaterSteps(t *testing.T) {
+	api := &checkpointAPI{status: http.StatusOK}
+	h := cpSetup(t, api, &inngest.Checkpointing{}, func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
+		if _, err := stepRun(ctx, "a", func(context.Context) (int, error) { return 1, nil }); err != nil {
+			return nil, err
+		}
+		return stepRun(ctx, "b", func(context.Context) (int, error) { return 0, errors.New("flaky") })
+	})
+	rec := cpCall(t, h, "stepId=step", 2, "") // attempt 2 of 3 for step "a"
+	require.Equal(t, http.StatusPartialContent, rec.Code)
+	assert.Equal(t, "false", rec.Header().Get("X-Inngest-No-Retry"))
+	assert.Equal(t, `[{"id":"`+hashOf("b")+`","op":"StepError","name":"b","displayName":"b","error":{"name":"Error","message":"flaky"}}]`, rec.Body.String())
+}
+
+func TestCheckpointingRespectsMaxRuntime(t *testing.T) {
+	api := &checkpointAPI{status: http.StatusOK}
+	// A deadline that has passed by the time the first step has run.
+	h := cpSetup(t, api, &inngest.Checkpointing{MaxRuntime: time.Nanosecond}, threeSteps)
+	rec := cpCall(t, h, "stepId=step", 0, "")
+	require.Equal(t, http.StatusPartialContent, rec.Code, rec.Body.String())
+	assert.Equal(t, `[{"id":"`+hashOf("a")+`","op":"StepRun","name":"a","displayName":"a","data":10}]`, rec.Body.String())
+	assert.Empty(t, api.paths)
+}
+
+func TestCheckpointingOptions(t *testing.T) {
+	_, err := inngest.NewClient(inngest.ClientOpts{AppID: "a", Mode: inngest.ModeDev, Checkpointing: &inngest.Checkpointing{MaxRuntime: -time.Second}})
+	require.ErrorContains(t, err, "Checkpointing.MaxRuntime must not be negative")
+}
