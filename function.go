@@ -215,7 +215,9 @@ type RunInfo struct {
 	// RunID is this run's ID.
 	RunID string
 	// Attempt is the zero-based attempt of the current step (or of the
-	// function when it has no step to run).
+	// function when it has no step to run), as the call started. With
+	// Checkpointing, steps after a checkpointed step in the same call are
+	// on attempt 0 while Attempt keeps the call's starting value.
 	Attempt int
 	// MaxAttempts is the number of attempts allowed: retries + 1.
 	MaxAttempts int

@@ -294,6 +294,16 @@ func (c *StepCheck) Mocked() *StepCheck {
 	return c
 }
 
+// Checkpointed requires the step's result to have been saved with the
+// checkpoint API during a call (ClientOpts.Checkpointing).
+func (c *StepCheck) Checkpointed() *StepCheck {
+	c.t.Helper()
+	if !c.step.Checkpointed {
+		c.fatalf("want a checkpointed result, got one reported in a call's answer (status %s)", c.step.Status)
+	}
+	return c
+}
+
 // RequireEvent requires the engine to have received or emitted an event
 // named name, and returns the last one.
 func (e *Engine) RequireEvent(t testing.TB, name string) json.RawMessage {

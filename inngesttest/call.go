@@ -74,7 +74,7 @@ func buildRequest(r *Run, it *item, requestID string, useAPI bool) ([]byte, erro
 			DisableImmediateExecution: r.disableImmediate || len(r.mocks) > 0,
 			Env:                       r.fn.app.env,
 			FnID:                      r.fn.UUID,
-			GenerationID:              it.attempt + 1,
+			GenerationID:              it.generation(),
 			JobID:                     it.jobID,
 			MaxAttempts:               r.fn.maxAttempts(),
 			QueueItemID:               queueItemID(it.jobID),
@@ -134,6 +134,9 @@ type response struct {
 	header http.Header
 	body   []byte
 	err    error // no answer at all
+	// attempt is the call's attempt as sent, before any checkpoint
+	// during the call reset it.
+	attempt int
 }
 
 // call makes call it: it builds and signs the request, hands it to the
@@ -172,11 +175,24 @@ func (e *Engine) call(it *item) {
 	if useAPI {
 		detail = "use_api"
 	}
-	prev := e.current
-	e.current = r
+	prev, prevCall := e.current, e.calling
+	e.current, e.calling = r, it
+	it.checkpointed = 0
+	attempt := it.attempt // a checkpoint during the call resets it.attempt
 	var res response
 	e.unlocked(func() { res = serve(a.handler, target, hdr, body) })
-	e.current = prev
+	e.current, e.calling = prev, prevCall
+	res.attempt = attempt
+	if it.checkpointed > 0 {
+		if detail != "" {
+			detail += "; "
+		}
+		if it.checkpointed == 1 {
+			detail += "1 step checkpointed"
+		} else {
+			detail += fmt.Sprintf("%d steps checkpointed", it.checkpointed)
+		}
+	}
 	if e.trace != nil {
 		c := Call{Run: r, URL: target, Header: hdr, Body: body, Status: res.status, ResponseHeader: res.header, Response: res.body}
 		e.unlocked(func() { e.trace(c) })

@@ -70,6 +70,21 @@
 // After deliver events in the middle of a Run: OnPause when a run pauses
 // at a given step, After at a given virtual time.
 //
+// # Checkpointing
+//
+// A client created with ClientOpts.Checkpointing saves each step.Run
+// with the checkpoint API and goes on to the next step in the same call.
+// The engine answers that API as the server does, when the client sends
+// through the engine's HTTPClient: it stores each checkpointed step as
+// if the call had reported it (Step.Checkpointed is set and the timeline
+// says "checkpointed"), and resets the call's attempts, so retries and
+// results are the same as without checkpointing, in fewer calls
+// (Run.Calls). Checkpoints that do not come from the run's call in
+// progress are refused (409), and the SDK then reports the step in its
+// answer. A client that sends elsewhere cannot checkpoint with the
+// engine and falls back to one step per call. Runs with mocks are called
+// with disable_immediate_execution, so they do not checkpoint.
+//
 // # Mocks and assertions
 //
 // A StepMock replaces a step's result or error without touching the

@@ -43,7 +43,8 @@ type Engine struct {
 	deferred  []func()
 	mocks     []StepMock
 	driving   bool
-	current   *Run // the run whose call is in progress
+	current   *Run  // the run whose call is in progress
+	calling   *item // the call in progress
 	transport *transport
 	fetch     *http.Client
 	trace     func(Call)

@@ -115,6 +115,10 @@ type Step struct {
 	TimedOut bool
 	// Mocked is true when a mock supplied the result.
 	Mocked bool
+	// Checkpointed is true when the SDK saved the step's result with the
+	// checkpoint API during a call, rather than reporting it in the
+	// call's answer (see ClientOpts.Checkpointing).
+	Checkpointed bool
 
 	reported time.Time
 	inflight bool // a targeted call is queued

@@ -33,6 +33,13 @@ type item struct {
 	jobID   string
 	// first is when the call was first due, for the step's duration.
 	first time.Time
+	// attemptBase counts the attempts that checkpoints reset to 0: the
+	// server resets a queue item's attempts after a checkpoint but goes
+	// on counting its dispatches (generation_id).
+	attemptBase int
+	// checkpointed counts the steps checkpointed during the call in
+	// progress.
+	checkpointed int
 
 	pause *pause
 	fn    func()

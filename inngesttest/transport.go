@@ -15,7 +15,9 @@ import (
 //   - POST /e/{event key}: send events;
 //   - POST /fn/register: sync an app (one already registered);
 //   - GET /v0/runs/{id}/batch and /v0/runs/{id}/actions: a run's events
-//     and step state, for calls sent with use_api.
+//     and step state, for calls sent with use_api;
+//   - POST /v1/checkpoint/{id}/async: save the steps a call finished
+//     (ClientOpts.Checkpointing).
 type transport struct{ e *Engine }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -55,6 +57,8 @@ func (e *Engine) serveAPI(w http.ResponseWriter, req *http.Request, body []byte)
 		e.apiRegister(w, body)
 	case req.Method == http.MethodGet && strings.HasPrefix(path, "/v0/runs/"):
 		e.apiRunState(w, strings.TrimPrefix(path, "/v0/runs/"))
+	case req.Method == http.MethodPost && strings.HasPrefix(path, "/v1/checkpoint/") && strings.HasSuffix(path, "/async"):
+		e.apiCheckpoint(w, strings.TrimSuffix(strings.TrimPrefix(path, "/v1/checkpoint/"), "/async"), body)
 	default:
 		apiError(w, http.StatusNotFound, "inngesttest: the engine does not emulate "+req.Method+" "+path)
 	}
