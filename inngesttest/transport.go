@@ -17,7 +17,9 @@ import (
 //   - GET /v0/runs/{id}/batch and /v0/runs/{id}/actions: a run's events
 //     and step state, for calls sent with use_api;
 //   - POST /v1/checkpoint/{id}/async: save the steps a call finished
-//     (ClientOpts.Checkpointing).
+//     (ClientOpts.Checkpointing);
+//   - POST /v1/signals: resume a run waiting for a signal
+//     (Client.SendSignal).
 type transport struct{ e *Engine }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -59,6 +61,8 @@ func (e *Engine) serveAPI(w http.ResponseWriter, req *http.Request, body []byte)
 		e.apiRunState(w, strings.TrimPrefix(path, "/v0/runs/"))
 	case req.Method == http.MethodPost && strings.HasPrefix(path, "/v1/checkpoint/") && strings.HasSuffix(path, "/async"):
 		e.apiCheckpoint(w, strings.TrimSuffix(strings.TrimPrefix(path, "/v1/checkpoint/"), "/async"), body)
+	case req.Method == http.MethodPost && path == "/v1/signals":
+		e.apiSignal(w, body)
 	default:
 		apiError(w, http.StatusNotFound, "inngesttest: the engine does not emulate "+req.Method+" "+path)
 	}
@@ -158,4 +162,31 @@ func (e *Engine) apiRunState(w http.ResponseWriter, rest string) {
 	default:
 		apiError(w, http.StatusNotFound, "inngesttest: the engine does not emulate /v0/runs/{id}/"+what)
 	}
+}
+
+// apiSignal resumes the run waiting for a signal, as POST /v1/signals
+// does: 200 {"data":{"run_id":…}}, or 404 when no run waits for it.
+func (e *Engine) apiSignal(w http.ResponseWriter, body []byte) {
+	var in struct {
+		Signal string          `json:"signal"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil || in.Signal == "" {
+		apiError(w, http.StatusBadRequest, "Invalid signal data")
+		return
+	}
+	if len(in.Data) == 0 {
+		in.Data = json.RawMessage("null")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p := e.signalWaiter(in.Signal)
+	if p == nil {
+		apiError(w, http.StatusNotFound, "No signal found")
+		return
+	}
+	runID := p.run.id
+	e.signal(in.Signal, in.Data)
+	apiJSON(w, map[string]any{"data": map[string]string{"run_id": runID}})
+	e.driveLocked(e.now, nil)
 }
