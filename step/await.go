@@ -1,9 +1,11 @@
 package step
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/go-inngest/inngest"
@@ -71,4 +73,21 @@ func jsonObject(v any) (json.RawMessage, error) {
 		return nil, fmt.Errorf("must be a JSON object (a struct or map), got %.40s", b)
 	}
 	return b, nil
+}
+
+// ErrStepID is returned by a step tool given an empty step ID.
+var ErrStepID = errors.New("inngest: a step needs an ID, unique within its function")
+
+// from returns the run of ctx for a step tool called with id, or why the
+// tool cannot be used: ctx is not a function's, the call is nested in a
+// step, or id is empty (a NoRetryError: retrying cannot fix it).
+func from(ctx context.Context, id string) (*run.Run, bool, error) {
+	r, parallel, err := run.From(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	if strings.TrimSpace(id) == "" {
+		return nil, false, inngest.NoRetryError(ErrStepID)
+	}
+	return r, parallel, nil
 }

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/go-inngest/inngest/internal/run"
 	"github.com/go-inngest/inngest/internal/wire"
 )
 
@@ -47,7 +46,7 @@ type fetchOpts struct {
 // when the request cannot be made at all, Fetch returns a
 // *inngest.StepError.
 func Fetch(ctx context.Context, id string, req FetchRequest) (*FetchResponse, error) {
-	r, parallel, err := run.From(ctx)
+	r, parallel, err := from(ctx, id)
 	if err != nil {
 		return nil, err
 	}

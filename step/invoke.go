@@ -58,7 +58,7 @@ type invokePayload struct {
 // the error fails this run without retries.
 func Invoke[R any](ctx context.Context, id string, opts InvokeOpts) (R, error) {
 	var zero R
-	r, parallel, err := run.From(ctx)
+	r, parallel, err := from(ctx, id)
 	if err != nil {
 		return zero, err
 	}

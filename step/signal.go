@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-inngest/inngest/internal/run"
 	"github.com/go-inngest/inngest/internal/wire"
 )
 
@@ -60,7 +59,7 @@ type Signal[T any] struct {
 // the error wraps ErrSignalNotReceived.
 func WaitForSignal[T any](ctx context.Context, id string, opts WaitForSignalOpts) (Signal[T], error) {
 	var zero Signal[T]
-	r, parallel, err := run.From(ctx)
+	r, parallel, err := from(ctx, id)
 	if err != nil {
 		return zero, err
 	}

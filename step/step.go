@@ -35,7 +35,7 @@ import (
 // retries), or handle it and go on.
 func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T, error)) (T, error) {
 	var zero T
-	r, parallel, err := run.From(ctx)
+	r, parallel, err := from(ctx, id)
 	if err != nil {
 		return zero, err
 	}
@@ -174,7 +174,7 @@ func SleepUntil(ctx context.Context, id string, t time.Time) error {
 }
 
 func sleep(ctx context.Context, id, until string) error {
-	r, parallel, err := run.From(ctx)
+	r, parallel, err := from(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/go-inngest/inngest"
-	"github.com/go-inngest/inngest/internal/run"
 	"github.com/go-inngest/inngest/internal/wire"
 )
 
@@ -48,7 +47,7 @@ type waitForEventOpts struct {
 // Only events sent after the wait began are matched.
 func WaitForEvent[T any](ctx context.Context, id string, opts WaitForEventOpts) (inngest.Event[T], error) {
 	var zero inngest.Event[T]
-	r, parallel, err := run.From(ctx)
+	r, parallel, err := from(ctx, id)
 	if err != nil {
 		return zero, err
 	}
