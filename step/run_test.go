@@ -289,12 +289,15 @@ func TestRecoverCannotSwallowTheStop(t *testing.T) {
 
 func TestSleepUntilSendsRFC3339(t *testing.T) {
 	c, _ := newClient(t)
-	at := time.Date(2030, 6, 1, 12, 0, 0, 0, time.FixedZone("X", 2*3600))
+	// Ten days ahead, at 12:00 in UTC+2: sent as 10:00 UTC.
+	day := time.Now().UTC().AddDate(0, 0, 10)
+	at := time.Date(day.Year(), day.Month(), day.Day(), 12, 0, 0, 0, time.FixedZone("X", 2*3600))
+	want := time.Date(day.Year(), day.Month(), day.Day(), 10, 0, 0, 0, time.UTC).Format("2006-01-02T15:04:05Z")
 	fn(t, c, "until", func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
 		return nil, step.SleepUntil(ctx, "wake", at)
 	})
 	r := call{fn: "until"}.do(t, c)
-	requireResponse(t, r, 206, `[{"id":"`+hash("wake")+`","op":"Sleep","name":"wake","displayName":"wake","opts":{"duration":"2030-06-01T10:00:00Z"}}]`)
+	requireResponse(t, r, 206, `[{"id":"`+hash("wake")+`","op":"Sleep","name":"wake","displayName":"wake","opts":{"duration":"`+want+`"}}]`)
 	// A finished sleep (memo null) returns at once.
 	r = call{fn: "until", steps: map[string]string{hash("wake"): `null`}}.do(t, c)
 	requireResponse(t, r, 200, `null`)

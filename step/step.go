@@ -162,18 +162,21 @@ type sleepOpts struct {
 }
 
 // Sleep pauses the function for d. The function stops here and Inngest
-// calls it again once d has passed (at most a year); no process waits.
+// calls it again once d has passed (at most 366 days; a longer d is a
+// NoRetryError); no process waits. A d of zero or less does not pause.
 func Sleep(ctx context.Context, id string, d time.Duration) error {
-	return sleep(ctx, id, wire.Duration(d, true))
+	return sleep(ctx, id, wire.Duration(d, true), d > maxTimeout)
 }
 
-// SleepUntil pauses the function until t. A time in the past does not
-// pause.
+// SleepUntil pauses the function until t, which Inngest accepts up to
+// 366 days ahead. A time in the past does not pause.
 func SleepUntil(ctx context.Context, id string, t time.Time) error {
-	return sleep(ctx, id, wire.Time(t))
+	// Not checked against this machine's clock: under the test engine's
+	// virtual time, "now" is the engine's.
+	return sleep(ctx, id, wire.Time(t), false)
 }
 
-func sleep(ctx context.Context, id, until string) error {
+func sleep(ctx context.Context, id, until string, tooLong bool) error {
 	r, parallel, err := from(ctx, id)
 	if err != nil {
 		return err
@@ -181,6 +184,10 @@ func sleep(ctx context.Context, id, until string) error {
 	s := r.Next(id)
 	if _, ok := r.Memo(s); ok {
 		return nil
+	}
+	if tooLong {
+		// Checked only for a new step: a recorded sleep has happened.
+		return inngest.NoRetryError(fmt.Errorf("step %q: a sleep lasts at most 366 days, until %s asks for more", id, until))
 	}
 	if r.Decide(s, parallel, false) == run.Report {
 		r.Add(wire.Op{ID: s.Hash, Op: wire.OpSleep, Name: id, DisplayName: id, Opts: sleepOpts{Duration: until}})
