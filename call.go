@@ -59,6 +59,7 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := context.WithValue(r.Context(), clientCtxKey{}, h.c)
 	rn := run.New(run.Config{
+		RunID:            req.Ctx.RunID,
 		Steps:            req.Steps,
 		Stack:            req.Ctx.Stack.Stack,
 		TargetHash:       target,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-inngest/inngest/internal/run"
 )
 
 // Event is an event with data of type T. Functions receive their
@@ -100,7 +103,7 @@ func (c *Client) Send(ctx context.Context, events ...Event[any]) ([]string, erro
 const sendAttempts = 5
 
 func (c *Client) sendRaw(ctx context.Context, body []byte) ([]string, error) {
-	seed := eventIDSeed(time.Now())
+	seed := sendSeed(ctx, time.Now())
 	endpoint := c.cfg.eventBase + "/e/" + c.cfg.eventKey
 	var lastErr error
 	for attempt := 0; attempt < sendAttempts; attempt++ {
@@ -170,6 +173,44 @@ func errText(msg string, body []byte) string {
 		return msg
 	}
 	return truncate(bytes.TrimSpace(body), 200)
+}
+
+// sendSeed returns the event-ID seed of one Send. Inside a step's body
+// it is derived from the run, the step and the count of sends the body
+// made before, so that every attempt of the step gives its events the
+// same IDs and Inngest does not run a retried step's events twice;
+// elsewhere it is random.
+func sendSeed(ctx context.Context, now time.Time) string {
+	runID, hash, n, ok := run.NextSend(ctx)
+	if !ok {
+		return eventIDSeed(now)
+	}
+	ms, ok := ulidMillis(runID)
+	if !ok {
+		return eventIDSeed(now)
+	}
+	sum := sha256.Sum256([]byte(runID + "\x00" + hash + "\x00" + strconv.Itoa(n)))
+	return strconv.FormatInt(ms, 10) + "," + base64.StdEncoding.EncodeToString(sum[:10])
+}
+
+// ulidMillis returns the timestamp of a ULID, in Unix milliseconds.
+func ulidMillis(id string) (int64, bool) {
+	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	if len(id) != 26 {
+		return 0, false
+	}
+	id = strings.ToUpper(id)
+	var ms int64
+	for i := 0; i < len(id); i++ {
+		d := strings.IndexByte(alphabet, id[i])
+		if d < 0 {
+			return 0, false
+		}
+		if i < 10 { // the first 10 characters hold the 48-bit time
+			ms = ms<<5 | int64(d)
+		}
+	}
+	return ms, ms > 0
 }
 
 // eventIDSeed returns "<unix ms>,<base64 of 10 random bytes>", from which

@@ -240,3 +240,48 @@ func TestParallelSteps(t *testing.T) {
 	assert.Equal(t, 3, planned, "the three parts are planned together")
 	assert.GreaterOrEqual(t, targeted, 3, "each part runs in a targeted call")
 }
+
+// A step that sends an event and then fails is retried; its retry sends
+// the event again with the same event-ID seed, so the server gives it
+// the same ID and the function it triggers runs once.
+func TestRetriedStepSendsItsEventOnce(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	a := newApp(t, tg, appConfig{})
+	var attempts, received counter
+	_, err := inngest.CreateFunction(a.Client, inngest.FunctionOpts{ID: "emit", Retries: inngest.Ptr(2)}, inngest.EventTrigger(a.event("emit"), nil),
+		func(ctx context.Context, in inngest.Input[order]) (any, error) {
+			return step.Run(ctx, "notify", func(ctx context.Context) ([]string, error) {
+				ids, err := a.Client.Send(ctx, inngest.Event[any]{Name: a.event("notified"), Data: map[string]string{"order": in.Event.Data.ID}})
+				if err != nil {
+					return nil, err
+				}
+				if attempts.inc() == 1 {
+					return nil, errors.New("the mail server hung up after the event went out")
+				}
+				return ids, nil
+			})
+		})
+	require.NoError(t, err)
+	_, err = inngest.CreateFunction(a.Client, inngest.FunctionOpts{ID: "on-notified"}, inngest.EventTrigger(a.event("notified"), nil),
+		func(ctx context.Context, in inngest.Input[map[string]string]) (any, error) {
+			received.inc()
+			return in.Event.Data["order"], nil
+		})
+	require.NoError(t, err)
+	a.sync()
+
+	run := tg.finished(t, a.send(a.event("emit"), order{ID: "o-3"}))
+	require.Equal(t, "Completed", run.Status, "output: %s", run.Output)
+	assert.Equal(t, 2, attempts.get(), "the step ran twice")
+	var ids []string
+	require.NoError(t, json.Unmarshal(run.Output, &ids))
+	require.Len(t, ids, 1)
+	got := tg.finished(t, ids[0])
+	require.Equal(t, "Completed", got.Status)
+	// Give a duplicate time to show up: the receiver must still have run
+	// once, and the event's ID must still name one run.
+	time.Sleep(2 * time.Second)
+	assert.Equal(t, 1, received.get(), "runs of the function the event triggers")
+	tg.runsOf(t, ids[0], 1)
+}

@@ -45,7 +45,7 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 	}
 	switch r.Decide(s, parallel, true) {
 	case run.Execute:
-		v, err := call(run.StepContext(ctx), fn)
+		v, err := call(run.StepContext(ctx, s), fn)
 		if err == nil {
 			data, merr := json.Marshal(v)
 			if merr == nil {

@@ -40,6 +40,8 @@ const (
 
 // Config is what a Run needs from the request.
 type Config struct {
+	// RunID is the run's ID, from the request.
+	RunID            string
 	Steps            map[string]json.RawMessage
 	Stack            []string
 	TargetHash       string // "" for a discovery call (stepId "step")
@@ -84,6 +86,8 @@ type frame struct {
 	run      *Run
 	parallel bool // inside a step.Group branch
 	inStep   bool // inside a step's body
+	step     Step // the step whose body runs, when inStep
+	sends    int  // event sends made by that body so far
 }
 
 // From returns the Run of ctx and whether ctx is inside a parallel branch,
@@ -107,12 +111,29 @@ func From(ctx context.Context) (*Run, bool, error) {
 
 // StepContext returns the context a step's body runs with: step tools
 // called with it fail with ErrNestedStep.
-func StepContext(ctx context.Context) context.Context {
+func StepContext(ctx context.Context, s Step) context.Context {
 	f, _ := ctx.Value(ctxKey{}).(*frame)
 	if f == nil {
 		return ctx
 	}
-	return context.WithValue(ctx, ctxKey{}, &frame{run: f.run, parallel: f.parallel, inStep: true})
+	return context.WithValue(ctx, ctxKey{}, &frame{run: f.run, parallel: f.parallel, inStep: true, step: s})
+}
+
+// NextSend reports, for code running in a step's body, the run's ID, the
+// step's hash and how many event sends the body made before this one
+// (counting this call). Event sends use them to derive event IDs that
+// are the same on every attempt of the step, so that a retried step does
+// not send its events twice. ok is false outside a step's body.
+func NextSend(ctx context.Context) (runID, stepHash string, n int, ok bool) {
+	f, _ := ctx.Value(ctxKey{}).(*frame)
+	if f == nil || !f.inStep || f.run == nil || f.run.cfg.RunID == "" {
+		return "", "", 0, false
+	}
+	f.run.mu.Lock()
+	n = f.sends
+	f.sends++
+	f.run.mu.Unlock()
+	return f.run.cfg.RunID, f.step.Hash, n, true
 }
 
 // Step is a step found in this execution.
