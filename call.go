@@ -57,24 +57,10 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 			maxAttempts = *fn.retries + 1
 		}
 	}
-	ctx := context.WithValue(r.Context(), clientCtxKey{}, h.c)
-	rn := run.New(run.Config{
-		RunID:            req.Ctx.RunID,
-		Steps:            req.Steps,
-		Stack:            req.Ctx.Stack.Stack,
-		TargetHash:       target,
-		DisableImmediate: req.Ctx.DisableImmediateExecution,
-		Attempt:          req.Ctx.Attempt,
-		MaxAttempts:      maxAttempts,
-		Checkpoint:       h.checkpointer(r.Context(), &req, target, fn),
-	})
-	out := rn.Execute(ctx, func(ctx context.Context) (any, error) {
-		return fn.call(ctx, &req)
-	})
 	defer func() {
-		// A user value that panics while the answer is built (a result's
-		// MarshalJSON, an error's Error method) fails this attempt; it
-		// does not take the handler down.
+		// A user value or middleware that panics outside the function's
+		// code (a result's MarshalJSON, an error's Error method, a hook)
+		// fails this attempt; it does not take the handler down.
 		if p := recover(); p != nil {
 			if p == http.ErrAbortHandler {
 				panic(p)
@@ -84,6 +70,34 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusInternalServerError, wire.Error{Name: errNameDefault, Message: fmt.Sprintf("panic while answering: %v", p)})
 		}
 	}()
+	ctx := context.WithValue(r.Context(), clientCtxKey{}, h.c)
+	cfg := run.Config{
+		RunID:            req.Ctx.RunID,
+		Stack:            req.Ctx.Stack.Stack,
+		TargetHash:       target,
+		DisableImmediate: req.Ctx.DisableImmediateExecution,
+		Attempt:          req.Ctx.Attempt,
+		MaxAttempts:      maxAttempts,
+		Checkpoint:       h.checkpointer(r.Context(), &req, target, fn),
+	}
+	mw := h.c.chainFor(fn)
+	var call *Call
+	if mw != nil {
+		call = &Call{Request: r, FunctionID: fn.slug, RunID: req.Ctx.RunID, Attempt: req.Ctx.Attempt,
+			Event: req.Event, Events: req.Events, Steps: req.Steps}
+		ctx = mw.transformInput(ctx, call)
+		req.Event, req.Events, req.Steps = call.Event, call.Events, call.Steps
+		cfg.OnNewCode = func() { mw.afterMemoization(ctx, call) }
+	}
+	cfg.Steps = req.Steps
+	out := run.New(cfg).Execute(ctx, func(ctx context.Context) (any, error) {
+		return fn.call(ctx, &req)
+	})
+	if mw != nil {
+		mw.afterExecution(ctx, call)
+		mw.transformOutput(ctx, call, &out)
+		mw.beforeResponse(ctx, call)
+	}
 	h.respond(w, r, fn, &req, target, out)
 }
 

@@ -101,6 +101,9 @@ type ClientOpts struct {
 	// instead of one step per call; see Checkpointing. Nil (the default)
 	// runs one step per call.
 	Checkpointing *Checkpointing
+	// Middleware runs around every function's calls and every send; see
+	// Middleware.
+	Middleware []Middleware
 	// MaxBodySize bounds request bodies; larger ones get 413. Zero means
 	// DefaultMaxBodySize.
 	MaxBodySize int64
@@ -137,6 +140,7 @@ type config struct {
 	servePath          string
 	allowInBandSync    bool
 	checkpoint         *Checkpointing
+	middleware         []Middleware
 	maxBody            int64
 	httpClient         *http.Client
 	logger             *slog.Logger
@@ -202,6 +206,12 @@ func resolve(o ClientOpts, getenv func(string) string) (config, error) {
 		}
 		c.checkpoint = &cp
 	}
+	for i, m := range o.Middleware {
+		if m == nil {
+			return c, fmt.Errorf("inngest: ClientOpts.Middleware[%d] is nil", i)
+		}
+	}
+	c.middleware = append([]Middleware(nil), o.Middleware...)
 	if c.httpClient == nil {
 		c.httpClient = &http.Client{Timeout: 30 * time.Second}
 	}

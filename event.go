@@ -76,7 +76,23 @@ func truncate(b []byte, n int) string {
 // answers are retried with backoff up to 5 attempts, honouring ctx;
 // 4xx answers are not. All attempts carry the same event-ID seed, so
 // Inngest gives a retried event the same ID and never stores it twice.
+// Client middleware sees the events first (BeforeSendEvents) and the
+// outcome last (AfterSendEvents).
 func (c *Client) Send(ctx context.Context, events ...Event[any]) ([]string, error) {
+	if len(c.cfg.middleware) == 0 {
+		return c.send(ctx, events)
+	}
+	for _, m := range c.cfg.middleware {
+		events = m.BeforeSendEvents(ctx, events)
+	}
+	ids, err := c.send(ctx, events)
+	for _, m := range c.cfg.middleware {
+		m.AfterSendEvents(ctx, ids, err)
+	}
+	return ids, err
+}
+
+func (c *Client) send(ctx context.Context, events []Event[any]) ([]string, error) {
 	if len(events) == 0 {
 		return nil, errors.New("inngest: Send needs at least one event")
 	}

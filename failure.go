@@ -264,12 +264,13 @@ func CreateFailureFunction[T any](c *Client, opts FunctionOpts, filter FailureFi
 		return nil, err
 	}
 	f := &function{
-		localID:  opts.ID,
-		slug:     c.cfg.appID + "-" + opts.ID,
-		name:     firstNonEmpty(opts.Name, opts.ID),
-		retries:  opts.Retries,
-		triggers: []Trigger{trig},
-		opts:     &opts,
+		localID:    opts.ID,
+		slug:       c.cfg.appID + "-" + opts.ID,
+		name:       firstNonEmpty(opts.Name, opts.ID),
+		retries:    opts.Retries,
+		triggers:   []Trigger{trig},
+		opts:       &opts,
+		middleware: append([]Middleware(nil), opts.Middleware...),
 		call: func(ctx context.Context, req *wire.Request) (any, error) {
 			return fn(ctx, decodeFailure[T](req))
 		},

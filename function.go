@@ -42,6 +42,10 @@ type FunctionOpts struct {
 	// OnCancel.
 	OnCancel CancelHandler
 
+	// Middleware runs around this function's calls, after the client's;
+	// see Middleware. Its failure and cancellation handlers use it too.
+	Middleware []Middleware
+
 	// Concurrency limits how many steps of this function run at once, in
 	// all or per key; at most 2 entries.
 	Concurrency []Concurrency
@@ -247,6 +251,8 @@ type function struct {
 	retries  *int
 	triggers []Trigger
 	opts     *FunctionOpts // nil for companions
+	// middleware is the function's own (FunctionOpts.Middleware).
+	middleware []Middleware
 	// call runs the user's code for one request; its typed decoding is
 	// captured when the function is created.
 	call func(ctx context.Context, req *wire.Request) (any, error)
@@ -270,12 +276,13 @@ func CreateFunction[T any](c *Client, opts FunctionOpts, trigger Triggerable, fn
 		return nil, err
 	}
 	main := &function{
-		localID:  opts.ID,
-		slug:     c.cfg.appID + "-" + opts.ID,
-		name:     firstNonEmpty(opts.Name, opts.ID),
-		retries:  opts.Retries,
-		triggers: append([]Trigger(nil), trigs...),
-		opts:     &opts,
+		localID:    opts.ID,
+		slug:       c.cfg.appID + "-" + opts.ID,
+		name:       firstNonEmpty(opts.Name, opts.ID),
+		retries:    opts.Retries,
+		triggers:   append([]Trigger(nil), trigs...),
+		opts:       &opts,
+		middleware: append([]Middleware(nil), opts.Middleware...),
 		call: func(ctx context.Context, req *wire.Request) (any, error) {
 			in, err := decodeInput[T](req)
 			if err != nil {
@@ -290,6 +297,7 @@ func CreateFunction[T any](c *Client, opts FunctionOpts, trigger Triggerable, fn
 		if err != nil {
 			return nil, fmt.Errorf("inngest: CreateFunction %q: OnFailure: %w", opts.ID, err)
 		}
+		f.middleware = main.middleware
 		fns = append(fns, f)
 	}
 	if opts.OnCancel != nil {
@@ -297,6 +305,7 @@ func CreateFunction[T any](c *Client, opts FunctionOpts, trigger Triggerable, fn
 		if err != nil {
 			return nil, fmt.Errorf("inngest: CreateFunction %q: OnCancel: %w", opts.ID, err)
 		}
+		f.middleware = main.middleware
 		fns = append(fns, f)
 	}
 	if err := c.register(fns...); err != nil {

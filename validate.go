@@ -20,6 +20,11 @@ func validateOpts(o *FunctionOpts, trigs []Trigger) error {
 	if !appIDPattern.MatchString(o.ID) {
 		return fail("FunctionOpts.ID", "must start with a letter or digit and hold only letters, digits, '-', '_' and '.'")
 	}
+	for i, m := range o.Middleware {
+		if m == nil {
+			return fail(fmt.Sprintf("FunctionOpts.Middleware[%d]", i), "is nil")
+		}
+	}
 	if o.Retries != nil && (*o.Retries < 0 || *o.Retries > MaxRetries) {
 		return fail("FunctionOpts.Retries", "must be from 0 to %d, got %d", MaxRetries, *o.Retries)
 	}

@@ -48,6 +48,13 @@ type Config struct {
 	DisableImmediate bool
 	Attempt          int
 	MaxAttempts      int
+	// OnNewCode, when set, is called once per execution, on the goroutine
+	// running user code, when the function has replayed its memoized
+	// steps and is about to run code that was not memoized: at once when
+	// nothing is memoized, else when the last memoized step is returned
+	// or a new step is found, whichever comes first (or, for a function
+	// that never gets there, when it returns).
+	OnNewCode func()
 	// Checkpoint, when set, saves a step that just ran with the server so
 	// that user code can go on to the next step in this same request. It
 	// reports whether the step was saved; when it was not, the step is
@@ -71,12 +78,29 @@ type Run struct {
 	memoHits    int
 	// checkpointed counts the steps saved by checkpointing.
 	checkpointed int
+	memoTotal    int // memoized results (not input entries), for OnNewCode
+	newCode      sync.Once
 	seen         map[string]struct{} // memoized hashes looked up
 }
 
 // New returns a Run over cfg.
 func New(cfg Config) *Run {
-	return &Run{cfg: cfg, counts: make(map[string]int, len(cfg.Steps)+1)}
+	r := &Run{cfg: cfg, counts: make(map[string]int, len(cfg.Steps)+1)}
+	if cfg.OnNewCode != nil {
+		for _, raw := range cfg.Steps {
+			if !isInputEntry(raw) {
+				r.memoTotal++
+			}
+		}
+	}
+	return r
+}
+
+// reachedNewCode calls OnNewCode, once.
+func (r *Run) reachedNewCode() {
+	if r.cfg.OnNewCode != nil {
+		r.newCode.Do(r.cfg.OnNewCode)
+	}
 }
 
 type ctxKey struct{}
@@ -164,7 +188,11 @@ func (r *Run) Memo(s Step) (json.RawMessage, bool) {
 		r.seen = make(map[string]struct{}, len(r.cfg.Steps))
 	}
 	r.seen[s.Hash] = struct{}{}
+	last := r.memoHits == r.memoTotal
 	r.mu.Unlock()
+	if last {
+		r.reachedNewCode()
+	}
 	return raw, true
 }
 
@@ -173,6 +201,7 @@ func isInputEntry(raw json.RawMessage) bool { return wire.IsInput(raw) }
 // Decide says what to do with new step s; runnable is true for steps
 // whose body runs in the SDK (step.Run and what is built on it).
 func (r *Run) Decide(s Step, parallel, runnable bool) Mode {
+	r.reachedNewCode()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.cfg.TargetHash != "" {
@@ -290,7 +319,11 @@ func (r *Run) Execute(ctx context.Context, fn func(context.Context) (any, error)
 	ctx = context.WithValue(ctx, ctxKey{}, &frame{run: r})
 	var out Outcome
 	returned := r.Go(func() {
+		if r.memoTotal == 0 {
+			r.reachedNewCode()
+		}
 		out.Value, out.Err = fn(ctx)
+		r.reachedNewCode()
 	}, &out.Panic)
 	r.mu.Lock()
 	r.finished = true
