@@ -78,6 +78,12 @@
 // whose attempts are used up returns a [*StepError]: handle it, for
 // example with a compensating step, or return it to fail the run.
 //
+// # Checkpointing and middleware
+//
+// With [ClientOpts.Checkpointing] one call runs several steps in a row
+// instead of one step per call. [Middleware] hooks run around every call
+// and every send, for tracing, per-run context or encrypting step data.
+//
 // # Testing
 //
 // Package inngesttest runs functions in process, without a server,
