@@ -221,7 +221,9 @@ func TestMiddlewareCanChangeTheError(t *testing.T) {
 	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev, Middleware: []inngest.Middleware{transformMW{sent: new([]string)}}})
 	require.NoError(t, err)
 	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "mw"}, inngest.EventTrigger("a/b", nil),
-		func(ctx context.Context, in inngest.Input[map[string]int]) (any, error) { return nil, errors.New("boom") })
+		func(ctx context.Context, in inngest.Input[map[string]int]) (any, error) {
+			return nil, errors.New("boom")
+		})
 	require.NoError(t, err)
 	rec := mwCall(t, c.Serve(), "")
 	assert.Equal(t, http.StatusBadRequest, rec.Code, "the middleware made the error non-retriable")
