@@ -167,3 +167,21 @@ func TestErrorsThroughTheHandler(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateEvents(t *testing.T) {
+	require.NoError(t, inngest.ValidateEvents(inngest.Event[any]{Name: "a/b"}, inngest.Event[any]{Name: "a/c", Data: map[string]int{"n": 1}}))
+	for _, tc := range []struct {
+		events []inngest.Event[any]
+		msg    string
+	}{
+		{nil, "at least one event is required"},
+		{[]inngest.Event[any]{{Name: " "}}, "event 0: a name is required"},
+		{[]inngest.Event[any]{{Name: "a/b"}, {Name: "inngest/function.failed"}}, `event 1: the name "inngest/function.failed" is reserved`},
+		{[]inngest.Event[any]{{Name: "a/b", Data: []int{1}}}, "event 0 (a/b): data must be a JSON object"},
+		{[]inngest.Event[any]{{Name: "a/b", Data: func() {}}}, "event 0 (a/b): data:"},
+	} {
+		err := inngest.ValidateEvents(tc.events...)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), tc.msg)
+	}
+}

@@ -42,6 +42,22 @@ type Event[T any] struct {
 // Time returns the event's timestamp as a time.Time.
 func (e Event[T]) Time() time.Time { return time.UnixMilli(e.Timestamp) }
 
+// ValidateEvents checks events as Send does before it sends anything:
+// there is at least one, every event has a name, names under "inngest/"
+// are reserved for Inngest, and data encodes as a JSON object (nil data
+// is sent as {}). The error names the first bad event by index.
+func ValidateEvents(events ...Event[any]) error {
+	if len(events) == 0 {
+		return errors.New("inngest: at least one event is required")
+	}
+	for i, e := range events {
+		if _, err := validateEvent(i, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // validateEvent checks an event to send and returns its JSON. A name is
 // required, names under "inngest/" are reserved, and data must be a JSON
 // object (nil data is sent as {}).

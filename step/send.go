@@ -2,7 +2,6 @@ package step
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 
@@ -34,23 +33,8 @@ func SendEvent(ctx context.Context, id string, events ...inngest.Event[any]) ([]
 // so that a bad event fails at once instead of using up the step's
 // retries.
 func checkEvents(id string, events []inngest.Event[any]) error {
-	const tool = "SendEvent"
-	if len(events) == 0 {
-		return optsError(tool, id, "at least one event is required")
-	}
-	for i, e := range events {
-		if strings.TrimSpace(e.Name) == "" {
-			return optsError(tool, id, "event %d: a name is required", i)
-		}
-		if strings.HasPrefix(e.Name, "inngest/") {
-			return optsError(tool, id, "event %d: the name %q is reserved for Inngest's own events", i, e.Name)
-		}
-		if _, err := jsonObject(e.Data); err != nil {
-			return optsError(tool, id, "event %d (%s): data: %v", i, e.Name, err)
-		}
-		if _, err := json.Marshal(e.User); err != nil {
-			return optsError(tool, id, "event %d (%s): user: %v", i, e.Name, err)
-		}
+	if err := inngest.ValidateEvents(events...); err != nil {
+		return optsError("SendEvent", id, "%s", strings.TrimPrefix(err.Error(), "inngest: "))
 	}
 	return nil
 }
