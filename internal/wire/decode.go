@@ -181,14 +181,10 @@ func (d *requestDecoder) events(o *objectScanner, req *Request) bool {
 // into one string, which the map's keys share.
 func (d *requestDecoder) steps(o *objectScanner, req *Request) bool {
 	b := o.b
-	if o.i < len(b) && b[o.i] == 'n' {
-		end, ok := scanLiteral(b, o.i, "null")
-		req.Steps, o.i = nil, end
-		return ok
-	}
 	var m objectScanner
-	if !m.open(b, o.i) {
-		return false
+	if null, ok := openObject(o, &m); null || !ok {
+		req.Steps = nil
+		return ok
 	}
 	d.spans, d.keys = d.spans[:0], d.keys[:0]
 	for m.next() {
@@ -216,17 +212,23 @@ func (d *requestDecoder) steps(o *objectScanner, req *Request) bool {
 	return true
 }
 
+// openObject starts m on the object at o.i. A JSON null there is
+// skipped and reported as null (the caller leaves its target zero); ok
+// is false for anything but an object or null.
+func openObject(o, m *objectScanner) (null, ok bool) {
+	if o.i < len(o.b) && o.b[o.i] == 'n' {
+		end, ok := scanLiteral(o.b, o.i, "null")
+		o.i = end
+		return true, ok
+	}
+	return false, m.open(o.b, o.i)
+}
+
 // ctx decodes the "ctx" object into c.
 func (d *requestDecoder) ctx(o *objectScanner, c *RequestCtx) bool {
-	b := o.b
-	if o.i < len(b) && b[o.i] == 'n' {
-		end, ok := scanLiteral(b, o.i, "null")
-		o.i = end
-		return ok
-	}
 	var m objectScanner
-	if !m.open(b, o.i) {
-		return false
+	if null, ok := openObject(o, &m); null || !ok {
+		return ok
 	}
 	seen := 0
 	for m.next() {
@@ -274,15 +276,9 @@ func (d *requestDecoder) ctx(o *objectScanner, c *RequestCtx) bool {
 
 // stack decodes the "stack" object into s. The hashes share one string.
 func (d *requestDecoder) stack(o *objectScanner, s *Stack) bool {
-	b := o.b
-	if o.i < len(b) && b[o.i] == 'n' {
-		end, ok := scanLiteral(b, o.i, "null")
-		o.i = end
-		return ok
-	}
 	var m objectScanner
-	if !m.open(b, o.i) {
-		return false
+	if null, ok := openObject(o, &m); null || !ok {
+		return ok
 	}
 	seen := 0
 	for m.next() {
