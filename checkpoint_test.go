@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/wiretest"
 	"github.com/go-inngest/inngest/step"
 )
 
@@ -82,6 +83,7 @@ func cpCall(t *testing.T, h http.Handler, query string, attempt int, extraCtx st
 	req.Header.Set("X-Inngest-Signature", sig)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
+	checkTimings(t, rec)
 	return rec
 }
 
@@ -109,14 +111,14 @@ func TestCheckpointingRunsStepsInOneCall(t *testing.T) {
 		assert.Equal(t, "POST /v1/checkpoint/01RUN/async", api.paths[i])
 		assert.Equal(t, "Bearer signkey-test-b2ed992186a5cb19f6668aade821f502c1d00970dfd0e35128d51bac4649916c", api.auth[i])
 		var got map[string]json.RawMessage
-		require.NoError(t, json.Unmarshal([]byte(api.bodies[i]), &got))
+		require.NoError(t, json.Unmarshal([]byte(wiretest.Timings(t, api.bodies[i])), &got))
 		assert.JSONEq(t, `"01RUN"`, string(got["run_id"]))
 		assert.JSONEq(t, `"4887f47b-3511-555e-a447-8fa80ce998d3"`, string(got["fn_id"]))
 		assert.JSONEq(t, `"cWk="`, string(got["qi_id"]))
 		assert.JSONEq(t, `"01REQ"`, string(got["request_id"]))
 		assert.JSONEq(t, `1`, string(got["generation_id"]))
 		assert.Contains(t, got, "ts")
-		assert.JSONEq(t, `[{"id":"`+hashOf(id)+`","op":"StepRun","name":"`+id+`","displayName":"`+id+`","data":10}]`, string(got["steps"]))
+		assert.JSONEq(t, `[{"id":"`+hashOf(id)+`","op":"StepRun","name":"`+id+`","displayName":"`+id+`","data":10,"timing":"<timing>","userland":{"id":"`+id+`"}}]`, string(got["steps"]))
 	}
 }
 
@@ -125,7 +127,7 @@ func TestCheckpointingFallsBackWhenTheAPIFails(t *testing.T) {
 	h := cpSetup(t, api, &inngest.Checkpointing{}, threeSteps)
 	rec := cpCall(t, h, "stepId=step", 0, "")
 	require.Equal(t, http.StatusPartialContent, rec.Code)
-	assert.Equal(t, `[{"id":"`+hashOf("a")+`","op":"StepRun","name":"a","displayName":"a","data":10}]`, rec.Body.String())
+	assert.Equal(t, `[{"id":"`+hashOf("a")+`","op":"StepRun","name":"a","displayName":"a","data":10,"timing":"<timing>","userland":{"id":"a"}}]`, rec.Body.String())
 	assert.Len(t, api.paths, 1, "one attempt, then the step is reported in the response")
 }
 
@@ -135,11 +137,11 @@ func TestCheckpointingIsNotUsedForTargetedOrPlannedCalls(t *testing.T) {
 
 	rec := cpCall(t, h, "stepId=step", 0, `,"disable_immediate_execution":true`)
 	require.Equal(t, http.StatusPartialContent, rec.Code)
-	assert.Equal(t, `[{"id":"`+hashOf("a")+`","op":"StepPlanned","name":"a","displayName":"a"}]`, rec.Body.String())
+	assert.Equal(t, `[{"id":"`+hashOf("a")+`","op":"StepPlanned","name":"a","displayName":"a","data":null,"userland":{"id":"a"}}]`, rec.Body.String())
 
 	rec = cpCall(t, h, "stepId="+hashOf("a"), 0, "")
 	require.Equal(t, http.StatusPartialContent, rec.Code)
-	assert.Equal(t, `[{"id":"`+hashOf("a")+`","op":"StepRun","name":"a","displayName":"a","data":10}]`, rec.Body.String())
+	assert.Equal(t, `[{"id":"`+hashOf("a")+`","op":"StepRun","name":"a","displayName":"a","data":10,"timing":"<timing>","userland":{"id":"a"}}]`, rec.Body.String())
 	assert.Empty(t, api.paths)
 }
 
@@ -153,7 +155,7 @@ func TestCheckpointingStopsAtServerSideSteps(t *testing.T) {
 	})
 	rec := cpCall(t, h, "stepId=step", 0, "")
 	require.Equal(t, http.StatusPartialContent, rec.Code)
-	assert.Equal(t, `[{"id":"`+hashOf("nap")+`","op":"Sleep","name":"nap","displayName":"nap","opts":{"duration":"1h"}}]`, rec.Body.String())
+	assert.Equal(t, `[{"id":"`+hashOf("nap")+`","op":"Sleep","name":"nap","displayName":"nap","opts":{"duration":"1h"},"data":null,"userland":{"id":"nap"}}]`, rec.Body.String())
 	assert.Len(t, api.paths, 1)
 }
 
@@ -171,7 +173,7 @@ func TestCheckpointingResetsTheAttemptForLaterSteps(t *testing.T) {
 	rec := cpCall(t, h, "stepId=step", 2, "") // attempt 2 of 3 for step "a"
 	require.Equal(t, http.StatusPartialContent, rec.Code)
 	assert.Equal(t, "false", rec.Header().Get("X-Inngest-No-Retry"))
-	assert.Equal(t, `[{"id":"`+hashOf("b")+`","op":"StepError","name":"b","displayName":"b","error":{"name":"Error","message":"flaky"}}]`, rec.Body.String())
+	assert.Equal(t, `[{"id":"`+hashOf("b")+`","op":"StepError","name":"b","displayName":"b","data":null,"error":{"name":"Error","message":"flaky"},"timing":"<timing>","userland":{"id":"b"}}]`, rec.Body.String())
 }
 
 func TestCheckpointingRespectsMaxRuntime(t *testing.T) {
@@ -180,7 +182,7 @@ func TestCheckpointingRespectsMaxRuntime(t *testing.T) {
 	h := cpSetup(t, api, &inngest.Checkpointing{MaxRuntime: time.Nanosecond}, threeSteps)
 	rec := cpCall(t, h, "stepId=step", 0, "")
 	require.Equal(t, http.StatusPartialContent, rec.Code, rec.Body.String())
-	assert.Equal(t, `[{"id":"`+hashOf("a")+`","op":"StepRun","name":"a","displayName":"a","data":10}]`, rec.Body.String())
+	assert.Equal(t, `[{"id":"`+hashOf("a")+`","op":"StepRun","name":"a","displayName":"a","data":10,"timing":"<timing>","userland":{"id":"a"}}]`, rec.Body.String())
 	assert.Empty(t, api.paths)
 }
 

@@ -154,13 +154,13 @@ func TestErrorsThroughTheHandler(t *testing.T) {
 		// A step's RetryAtError delays the step's next attempt...
 		{"step-retryat", body(0, 3, `{}`), protoWant{206,
 			map[string]string{"X-Inngest-No-Retry": "false", "Retry-After": "2030-01-02T03:04:05Z"},
-			`[{"id":"` + callHash + `","op":"StepError","name":"call","displayName":"call","error":{"name":"Error","message":"busy"}}]`}},
+			`[{"id":"` + callHash + `","op":"StepError","name":"call","displayName":"call","data":null,"error":{"name":"Error","message":"busy"},"timing":"<timing>","userland":{"id":"call"}}]`}},
 		// ...but adds no attempt: on the last one the step fails for good.
 		{"step-retryat", body(2, 3, `{}`), protoWant{206, protoNoRetry("true"),
-			`[{"id":"` + callHash + `","op":"StepFailed","name":"call","displayName":"call","error":{"name":"Error","message":"busy"}}]`}},
+			`[{"id":"` + callHash + `","op":"StepFailed","name":"call","displayName":"call","data":null,"error":{"name":"Error","message":"busy"},"timing":"<timing>","userland":{"id":"call"}}]`}},
 		// A step's NoRetryError fails the step at once.
 		{"step-noretry", body(0, 3, `{}`), protoWant{206, protoNoRetry("true"),
-			`[{"id":"` + callHash + `","op":"StepFailed","name":"call","displayName":"call","error":{"name":"NonRetriableError","message":"validating: bad input"}}]`}},
+			`[{"id":"` + callHash + `","op":"StepFailed","name":"call","displayName":"call","data":null,"error":{"name":"NonRetriableError","message":"validating: bad input"},"timing":"<timing>","userland":{"id":"call"}}]`}},
 	} {
 		t.Run(tc.fn, func(t *testing.T) {
 			protoAssert(t, protoServe(t, c.Serve(), http.MethodPost, "/api/inngest?fnId=demo-"+tc.fn+"&stepId=step", tc.body, nil), tc.want)

@@ -79,6 +79,7 @@ func mwCall(t *testing.T, h http.Handler, steps string) *httptest.ResponseRecord
 	req.Header.Set("X-Trace", "t-123")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
+	checkTimings(t, rec)
 	return rec
 }
 
@@ -199,7 +200,7 @@ func TestMiddlewareTransforms(t *testing.T) {
 	// A step's result as the call reports it.
 	rec := mwCall(t, h, "")
 	require.Equal(t, http.StatusPartialContent, rec.Code)
-	assert.Equal(t, `[{"id":"`+hashOf("load")+`","op":"StepRun","name":"load","displayName":"load","data":"encrypted:load"}]`, rec.Body.String())
+	assert.Equal(t, `[{"id":"`+hashOf("load")+`","op":"StepRun","name":"load","displayName":"load","data":"encrypted:load","timing":"<timing>","userland":{"id":"load"}}]`, rec.Body.String())
 	assert.Equal(t, "t-123/app-mw/01M89CTBZB7VAD2JPG7CN5RYB6", seenCtx, "values injected into ctx reach the function")
 
 	// Memoized data as the function sees it, and its result.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/wiretest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -30,29 +31,29 @@ var protoCaptures = []protoCapture{
 	// Discovery with immediate execution, then a sleep, then the second
 	// step, then the result.
 	{"steps-1.json", protoQuery("steps"), "steps", protoWant{206, protoNoRetry(""),
-		`[{"id":"86f7e437faa5a7fce15d1ddcb9eaeaea377667b8","op":"StepRun","name":"a","displayName":"a","data":{"n":1}}]`}},
+		`[{"id":"86f7e437faa5a7fce15d1ddcb9eaeaea377667b8","op":"StepRun","name":"a","displayName":"a","data":{"n":1},"timing":"<timing>","userland":{"id":"a"}}]`}},
 	{"steps-2.json", protoQuery("steps"), "steps", protoWant{206, protoNoRetry(""),
-		`[{"id":"c2640f79b4ed481b838ce4ad75330aa3f825d4d9","op":"Sleep","name":"nap","displayName":"nap","opts":{"duration":"1s"}}]`}},
+		`[{"id":"c2640f79b4ed481b838ce4ad75330aa3f825d4d9","op":"Sleep","name":"nap","displayName":"nap","opts":{"duration":"1s"},"data":null,"userland":{"id":"nap"}}]`}},
 	{"steps-3.json", protoQuery("steps"), "steps", protoWant{206, protoNoRetry(""),
-		`[{"id":"e9d71f5ee7c92d6dc9e92ffdad17b8bd49418f98","op":"StepRun","name":"b","displayName":"b","data":2}]`}},
+		`[{"id":"e9d71f5ee7c92d6dc9e92ffdad17b8bd49418f98","op":"StepRun","name":"b","displayName":"b","data":2,"timing":"<timing>","userland":{"id":"b"}}]`}},
 	{"steps-4.json", protoQuery("steps"), "steps", protoWant{200, protoNoRetry(""), `{"a":{"n":1},"b":2}`}},
 
 	// A step that fails twice (attempts 0 and 1 of 3), then succeeds.
 	{"retry-1.json", protoQuery("retry"), "retry", protoWant{206, protoNoRetry("false"),
-		`[{"id":"0612bcf5b16a1ec368ef4ebb92d6be2f7040260b","op":"StepError","name":"flaky","displayName":"flaky","error":{"name":"Error","message":"flaky"}}]`}},
+		`[{"id":"0612bcf5b16a1ec368ef4ebb92d6be2f7040260b","op":"StepError","name":"flaky","displayName":"flaky","data":null,"error":{"name":"Error","message":"flaky"},"timing":"<timing>","userland":{"id":"flaky"}}]`}},
 	{"retry-2.json", protoQuery("retry"), "retry", protoWant{206, protoNoRetry("false"),
-		`[{"id":"0612bcf5b16a1ec368ef4ebb92d6be2f7040260b","op":"StepError","name":"flaky","displayName":"flaky","error":{"name":"Error","message":"flaky"}}]`}},
+		`[{"id":"0612bcf5b16a1ec368ef4ebb92d6be2f7040260b","op":"StepError","name":"flaky","displayName":"flaky","data":null,"error":{"name":"Error","message":"flaky"},"timing":"<timing>","userland":{"id":"flaky"}}]`}},
 	{"retry-3.json", protoQuery("retry"), "retry", protoWant{206, protoNoRetry(""),
-		`[{"id":"0612bcf5b16a1ec368ef4ebb92d6be2f7040260b","op":"StepRun","name":"flaky","displayName":"flaky","data":3}]`}},
+		`[{"id":"0612bcf5b16a1ec368ef4ebb92d6be2f7040260b","op":"StepRun","name":"flaky","displayName":"flaky","data":3,"timing":"<timing>","userland":{"id":"flaky"}}]`}},
 	{"retry-4.json", protoQuery("retry"), "retry", protoWant{200, protoNoRetry(""), `3`}},
 
 	// A step whose retries run out: StepError, then StepFailed on the
 	// last attempt, then the memoized error escapes the function: 400,
 	// no retry, the step's error with its ID.
 	{"exhaust-1.json", protoQuery("exhaust"), "exhaust", protoWant{206, protoNoRetry("false"),
-		`[{"id":"5ea9c348e59fe73a4b15cb287e33e4546dcef782","op":"StepError","name":"charge","displayName":"charge","error":{"name":"Error","message":"card declined"}}]`}},
+		`[{"id":"5ea9c348e59fe73a4b15cb287e33e4546dcef782","op":"StepError","name":"charge","displayName":"charge","data":null,"error":{"name":"Error","message":"card declined"},"timing":"<timing>","userland":{"id":"charge"}}]`}},
 	{"exhaust-2.json", protoQuery("exhaust"), "exhaust", protoWant{206, protoNoRetry("true"),
-		`[{"id":"5ea9c348e59fe73a4b15cb287e33e4546dcef782","op":"StepFailed","name":"charge","displayName":"charge","error":{"name":"Error","message":"card declined"}}]`}},
+		`[{"id":"5ea9c348e59fe73a4b15cb287e33e4546dcef782","op":"StepFailed","name":"charge","displayName":"charge","data":null,"error":{"name":"Error","message":"card declined"},"timing":"<timing>","userland":{"id":"charge"}}]`}},
 	{"exhaust-3.json", protoQuery("exhaust"), "exhaust", protoWant{400, protoNoRetry("true"),
 		`{"name":"Step failed","message":"card declined","data":{"step_id":"charge"}}`}},
 
@@ -68,9 +69,9 @@ var protoCaptures = []protoCapture{
 	// A step that fails on its only attempt; the function catches the
 	// StepError and compensates.
 	{"caught-1.json", protoQuery("caught"), "caught", protoWant{206, protoNoRetry("true"),
-		`[{"id":"f8a3616d7e58ff6242563873b1cfc46048094eb9","op":"StepFailed","name":"risky","displayName":"risky","error":{"name":"Error","message":"nope"}}]`}},
+		`[{"id":"f8a3616d7e58ff6242563873b1cfc46048094eb9","op":"StepFailed","name":"risky","displayName":"risky","data":null,"error":{"name":"Error","message":"nope"},"timing":"<timing>","userland":{"id":"risky"}}]`}},
 	{"caught-2.json", protoQuery("caught"), "caught", protoWant{206, protoNoRetry(""),
-		`[{"id":"3ff7e0af1ff10be8dee1243e20ab99ea3a8ffc99","op":"StepRun","name":"compensate","displayName":"compensate","data":"compensated"}]`}},
+		`[{"id":"3ff7e0af1ff10be8dee1243e20ab99ea3a8ffc99","op":"StepRun","name":"compensate","displayName":"compensate","data":"compensated","timing":"<timing>","userland":{"id":"compensate"}}]`}},
 	{"caught-3.json", protoQuery("caught"), "caught", protoWant{200, protoNoRetry(""), `"compensated"`}},
 
 	// A function returning a RetryAtError: 500, retry, Retry-After.
@@ -140,7 +141,7 @@ func TestCallSignedCloud(t *testing.T) {
 	body := protoFile(t, "calls/steps-1.json")
 	target := "/api/inngest?" + protoQuery("steps")
 	ok := protoWant{206, protoNoRetry(""),
-		`[{"id":"86f7e437faa5a7fce15d1ddcb9eaeaea377667b8","op":"StepRun","name":"a","displayName":"a","data":{"n":1}}]`}
+		`[{"id":"86f7e437faa5a7fce15d1ddcb9eaeaea377667b8","op":"StepRun","name":"a","displayName":"a","data":{"n":1},"timing":"<timing>","userland":{"id":"a"}}]`}
 
 	t.Run("primary key", func(t *testing.T) {
 		protoAssert(t, protoServe(t, h, http.MethodPost, target, body, protoSigned(t, protoKey, body)), ok)
@@ -191,7 +192,7 @@ func protoBigActions() string {
 func TestCallUseAPI(t *testing.T) {
 	body := protoFile(t, "calls/big-3-use-api.json")
 	target := "/api/inngest?" + protoQuery("big")
-	s3 := protoWant{206, protoNoRetry(""), `[{"id":"dd33a084ba223dd231b0aa962f77a5920017bc8b","op":"StepRun","name":"s3","displayName":"s3","data":5000000}]`}
+	s3 := protoWant{206, protoNoRetry(""), `[{"id":"dd33a084ba223dd231b0aa962f77a5920017bc8b","op":"StepRun","name":"s3","displayName":"s3","data":5000000,"timing":"<timing>","userland":{"id":"s3"}}]`}
 	fallbackBearer := "Bearer signkey-prod-" + protoSHA256(protoHex(t, "abcdef0123456789"))
 	state := func(r protoAPIRequest) (int, string) {
 		switch r.Path {
@@ -298,12 +299,12 @@ func TestCallRefused(t *testing.T) {
 	t.Run("targeted step found", func(t *testing.T) {
 		res := protoServe(t, h, http.MethodPost, "/api/inngest?fnId=demo-steps&stepId=e9d71f5ee7c92d6dc9e92ffdad17b8bd49418f98", steps3, nil)
 		protoAssert(t, res, protoWant{206, protoNoRetry(""),
-			`[{"id":"e9d71f5ee7c92d6dc9e92ffdad17b8bd49418f98","op":"StepRun","name":"b","displayName":"b","data":2}]`})
+			`[{"id":"e9d71f5ee7c92d6dc9e92ffdad17b8bd49418f98","op":"StepRun","name":"b","displayName":"b","data":2,"timing":"<timing>","userland":{"id":"b"}}]`})
 	})
 	t.Run("bare function ID", func(t *testing.T) {
 		res := protoServe(t, h, http.MethodPost, "/api/inngest?fnId=steps&stepId=step", steps1, nil)
 		protoAssert(t, res, protoWant{206, protoNoRetry(""),
-			`[{"id":"86f7e437faa5a7fce15d1ddcb9eaeaea377667b8","op":"StepRun","name":"a","displayName":"a","data":{"n":1}}]`})
+			`[{"id":"86f7e437faa5a7fce15d1ddcb9eaeaea377667b8","op":"StepRun","name":"a","displayName":"a","data":{"n":1},"timing":"<timing>","userland":{"id":"a"}}]`})
 	})
 	t.Run("method not allowed", func(t *testing.T) {
 		res := protoServe(t, h, http.MethodDelete, "/api/inngest", nil, nil)
@@ -357,5 +358,5 @@ func TestCallPanic(t *testing.T) {
 
 	resp, b = post("steps")
 	assert.Equal(t, 206, resp.StatusCode)
-	assert.Equal(t, `[{"id":"86f7e437faa5a7fce15d1ddcb9eaeaea377667b8","op":"StepRun","name":"a","displayName":"a","data":{"n":1}}]`, string(b))
+	assert.Equal(t, `[{"id":"86f7e437faa5a7fce15d1ddcb9eaeaea377667b8","op":"StepRun","name":"a","displayName":"a","data":{"n":1},"timing":"<timing>","userland":{"id":"a"}}]`, wiretest.Timings(t, string(b)))
 }

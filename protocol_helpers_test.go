@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/wiretest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -84,7 +85,16 @@ func protoServe(t *testing.T, h http.Handler, method, target string, body []byte
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
+	checkTimings(t, rec)
 	return rec
+}
+
+// checkTimings checks the timings in rec's body against the clock and
+// replaces each with wiretest.Timing, so that the body can be compared
+// byte for byte.
+func checkTimings(t testing.TB, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	rec.Body = bytes.NewBufferString(wiretest.Timings(t, rec.Body.String()))
 }
 
 // signed returns the headers of a request signed with key, now.

@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-inngest/inngest"
 	"github.com/go-inngest/inngest/internal/run"
-	"github.com/go-inngest/inngest/internal/wire"
 )
 
 // maxTimeout is the longest wait the server accepts for a timeout.
@@ -27,7 +26,9 @@ func await(r *run.Run, parallel bool, id, op string, opts any) (run.Step, json.R
 		return s, raw, nil
 	}
 	if r.Decide(s, parallel, false) == run.Report {
-		r.Add(wire.Op{ID: s.Hash, Op: op, Name: id, DisplayName: id, Opts: opts})
+		o := s.Op(op)
+		o.Opts = opts
+		r.Add(o)
 	}
 	return s, nil, r.Stop()
 }

@@ -35,8 +35,8 @@ func TestFetchAgainstTheServersRequests(t *testing.T) {
 	calls := loadCaptures(t, "server-fetch")
 	require.Len(t, calls, 7)
 	requireResponse(t, replay(t, c, calls[0]), 206,
-		`[{"id":"783923e57ba5e8f1044632c31fd806ee24814bb5","op":"Gateway","name":"get","displayName":"get","opts":{"url":"http://127.0.0.1:3940/echo?x=1","method":"POST","headers":{"X-Test":"yes"},"body":"{\"hello\":\"world\"}"}}]`)
-	bad := `[{"id":"1902e3d6fc4e78a0bcc50ba12b882769afbf4a8c","op":"Gateway","name":"bad","displayName":"bad","opts":{"url":"http://127.0.0.1:1/nothing","method":"GET","body":""}}]`
+		`[{"id":"783923e57ba5e8f1044632c31fd806ee24814bb5","op":"Gateway","name":"get","displayName":"get","opts":{"url":"http://127.0.0.1:3940/echo?x=1","method":"POST","headers":{"X-Test":"yes"},"body":"{\"hello\":\"world\"}"},"data":null,"userland":{"id":"get"}}]`)
+	bad := `[{"id":"1902e3d6fc4e78a0bcc50ba12b882769afbf4a8c","op":"Gateway","name":"bad","displayName":"bad","opts":{"url":"http://127.0.0.1:1/nothing","method":"GET","body":""},"data":null,"userland":{"id":"bad"}}]`
 	for i := 1; i <= 5; i++ {
 		requireResponse(t, replay(t, c, calls[i]), 206, bad)
 	}

@@ -49,17 +49,17 @@ func TestGroupReplaysTheCapturedRun(t *testing.T) {
 
 	// Discovery: both steps are planned together, none runs.
 	requireResponse(t, replay(t, c, calls[0]), 206,
-		`[{"id":"b78f576611ec06f96af3ca654c22172a5d746c40","op":"StepPlanned","name":"p1","displayName":"p1"},{"id":"c5fd961c9f737a955a308050062e7a2c34ee67c3","op":"StepPlanned","name":"p2","displayName":"p2"}]`)
+		`[{"id":"b78f576611ec06f96af3ca654c22172a5d746c40","op":"StepPlanned","name":"p1","displayName":"p1","data":null,"userland":{"id":"p1"}},{"id":"c5fd961c9f737a955a308050062e7a2c34ee67c3","op":"StepPlanned","name":"p2","displayName":"p2","data":null,"userland":{"id":"p2"}}]`)
 	assert.Zero(t, runs.get("p1")+runs.get("p2"))
 
 	// Targeted calls (disable_immediate_execution is true) run only
 	// their step.
 	requireResponse(t, replay(t, c, calls[1]), 206,
-		`[{"id":"b78f576611ec06f96af3ca654c22172a5d746c40","op":"StepRun","name":"p1","displayName":"p1","data":1}]`)
+		`[{"id":"b78f576611ec06f96af3ca654c22172a5d746c40","op":"StepRun","name":"p1","displayName":"p1","data":1,"timing":"<timing>","userland":{"id":"p1"}}]`)
 	assert.Equal(t, 1, runs.get("p1"))
 	assert.Zero(t, runs.get("p2"))
 	requireResponse(t, replay(t, c, calls[2]), 206,
-		`[{"id":"c5fd961c9f737a955a308050062e7a2c34ee67c3","op":"StepRun","name":"p2","displayName":"p2","data":2}]`)
+		`[{"id":"c5fd961c9f737a955a308050062e7a2c34ee67c3","op":"StepRun","name":"p2","displayName":"p2","data":2,"timing":"<timing>","userland":{"id":"p2"}}]`)
 	assert.Equal(t, 1, runs.get("p1"))
 	assert.Equal(t, 1, runs.get("p2"))
 
@@ -99,12 +99,12 @@ func TestGroupAgainstTheServersRequests(t *testing.T) {
 		status int
 		body   string
 	}{
-		{206, `[{"id":"f29bc91bbdab169fc0c0a326965953d11c7dff83","op":"StepPlanned","name":"a1","displayName":"a1"},{"id":"c2640f79b4ed481b838ce4ad75330aa3f825d4d9","op":"Sleep","name":"nap","displayName":"nap","opts":{"duration":"1s"}}]`},
-		{206, `[{"id":"f29bc91bbdab169fc0c0a326965953d11c7dff83","op":"StepRun","name":"a1","displayName":"a1","data":1}]`},
-		{206, `[{"id":"b9f85daa6f83cf02ce5c31913d1f64d3f5c8fade","op":"StepPlanned","name":"a2","displayName":"a2"},{"id":"7e83ca2a65d6f90a809c8570c6c905a941b87732","op":"StepPlanned","name":"b1","displayName":"b1"}]`},
-		{206, `[{"id":"7e83ca2a65d6f90a809c8570c6c905a941b87732","op":"StepRun","name":"b1","displayName":"b1","data":100}]`},
-		{206, `[{"id":"b9f85daa6f83cf02ce5c31913d1f64d3f5c8fade","op":"StepRun","name":"a2","displayName":"a2","data":11}]`},
-		{206, `[{"id":"405906c9d5be6ae5393ca65fb0e7c38e0d585ecb","op":"StepRun","name":"after","displayName":"after","data":112}]`},
+		{206, `[{"id":"f29bc91bbdab169fc0c0a326965953d11c7dff83","op":"StepPlanned","name":"a1","displayName":"a1","data":null,"userland":{"id":"a1"}},{"id":"c2640f79b4ed481b838ce4ad75330aa3f825d4d9","op":"Sleep","name":"nap","displayName":"nap","opts":{"duration":"1s"},"data":null,"userland":{"id":"nap"}}]`},
+		{206, `[{"id":"f29bc91bbdab169fc0c0a326965953d11c7dff83","op":"StepRun","name":"a1","displayName":"a1","data":1,"timing":"<timing>","userland":{"id":"a1"}}]`},
+		{206, `[{"id":"b9f85daa6f83cf02ce5c31913d1f64d3f5c8fade","op":"StepPlanned","name":"a2","displayName":"a2","data":null,"userland":{"id":"a2"}},{"id":"7e83ca2a65d6f90a809c8570c6c905a941b87732","op":"StepPlanned","name":"b1","displayName":"b1","data":null,"userland":{"id":"b1"}}]`},
+		{206, `[{"id":"7e83ca2a65d6f90a809c8570c6c905a941b87732","op":"StepRun","name":"b1","displayName":"b1","data":100,"timing":"<timing>","userland":{"id":"b1"}}]`},
+		{206, `[{"id":"b9f85daa6f83cf02ce5c31913d1f64d3f5c8fade","op":"StepRun","name":"a2","displayName":"a2","data":11,"timing":"<timing>","userland":{"id":"a2"}}]`},
+		{206, `[{"id":"405906c9d5be6ae5393ca65fb0e7c38e0d585ecb","op":"StepRun","name":"after","displayName":"after","data":112,"timing":"<timing>","userland":{"id":"after"}}]`},
 		{200, `112`},
 	}
 	for i, cp := range calls {
@@ -132,7 +132,7 @@ func TestStackEntryNeverReachedIsLogged(t *testing.T) {
 	gone := hash("removed-step")
 	steps := map[string]string{hash("p1"): `{"data":1}`, gone: `{"data":5}`}
 	r := call{fn: "parallel", steps: steps, stack: []string{hash("p1"), gone}}.do(t, c)
-	requireResponse(t, r, 206, `[{"id":"`+hash("p2")+`","op":"StepPlanned","name":"p2","displayName":"p2"}]`)
+	requireResponse(t, r, 206, `[{"id":"`+hash("p2")+`","op":"StepPlanned","name":"p2","displayName":"p2","data":null,"userland":{"id":"p2"}}]`)
 	out := logs.String()
 	assert.Contains(t, out, "level=WARN")
 	assert.Contains(t, out, "non-deterministic")
@@ -155,11 +155,11 @@ func TestDisableImmediateExecutionPlansRunSteps(t *testing.T) {
 	var runs counter
 	stepsFn(t, c, &runs)
 	r := call{fn: "steps", event: `{"n":1}`, disableImmediate: true}.do(t, c)
-	requireResponse(t, r, 206, `[{"id":"`+hash("a")+`","op":"StepPlanned","name":"a","displayName":"a"}]`)
+	requireResponse(t, r, 206, `[{"id":"`+hash("a")+`","op":"StepPlanned","name":"a","displayName":"a","data":null,"userland":{"id":"a"}}]`)
 	assert.Zero(t, runs.get("a"))
 
 	r = call{fn: "steps", event: `{"n":1}`, target: hash("a"), disableImmediate: true}.do(t, c)
-	requireResponse(t, r, 206, `[{"id":"`+hash("a")+`","op":"StepRun","name":"a","displayName":"a","data":{"n":1}}]`)
+	requireResponse(t, r, 206, `[{"id":"`+hash("a")+`","op":"StepRun","name":"a","displayName":"a","data":{"n":1},"timing":"<timing>","userland":{"id":"a"}}]`)
 	assert.Equal(t, 1, runs.get("a"))
 }
 
@@ -185,10 +185,10 @@ func TestGroupReportsEveryKindOfStepTogether(t *testing.T) {
 	})
 	r := call{fn: "mixed"}.do(t, c)
 	requireResponse(t, r, 206, `[`+
-		`{"id":"`+hash("run")+`","op":"StepPlanned","name":"run","displayName":"run"},`+
-		`{"id":"`+hash("wait")+`","op":"WaitForEvent","name":"wait","displayName":"wait","opts":{"event":"a/b","timeout":"1h"}},`+
-		`{"id":"`+hash("invoke")+`","op":"InvokeFunction","name":"invoke","displayName":"invoke","opts":{"function_id":"demo-other","payload":{"data":{}}}},`+
-		`{"id":"`+hash("sleep")+`","op":"Sleep","name":"sleep","displayName":"sleep","opts":{"duration":"2d"}}]`)
+		`{"id":"`+hash("run")+`","op":"StepPlanned","name":"run","displayName":"run","data":null,"userland":{"id":"run"}},`+
+		`{"id":"`+hash("wait")+`","op":"WaitForEvent","name":"wait","displayName":"wait","opts":{"event":"a/b","timeout":"1h"},"data":null,"userland":{"id":"wait"}},`+
+		`{"id":"`+hash("invoke")+`","op":"InvokeFunction","name":"invoke","displayName":"invoke","opts":{"function_id":"demo-other","payload":{"data":{}}},"data":null,"userland":{"id":"invoke"}},`+
+		`{"id":"`+hash("sleep")+`","op":"Sleep","name":"sleep","displayName":"sleep","opts":{"duration":"2d"},"data":null,"userland":{"id":"sleep"}}]`)
 }
 
 func TestGroupSameIDInBranchesIsCountedInGoOrder(t *testing.T) {
@@ -213,13 +213,13 @@ func TestGroupSameIDInBranchesIsCountedInGoOrder(t *testing.T) {
 	})
 	r := call{fn: "fan"}.do(t, c)
 	requireResponse(t, r, 206, `[`+
-		`{"id":"`+hash("item")+`","op":"StepPlanned","name":"item","displayName":"item"},`+
-		`{"id":"`+hash("item", 1)+`","op":"StepPlanned","name":"item","displayName":"item"},`+
-		`{"id":"`+hash("item", 2)+`","op":"StepPlanned","name":"item","displayName":"item"}]`)
+		`{"id":"`+hash("item")+`","op":"StepPlanned","name":"item","displayName":"item","data":null,"userland":{"id":"item"}},`+
+		`{"id":"`+hash("item", 1)+`","op":"StepPlanned","name":"item","displayName":"item","data":null,"userland":{"id":"item","index":1}},`+
+		`{"id":"`+hash("item", 2)+`","op":"StepPlanned","name":"item","displayName":"item","data":null,"userland":{"id":"item","index":2}}]`)
 
 	// The targeted call for the third runs the third branch's body.
 	r = call{fn: "fan", target: hash("item", 2), disableImmediate: true}.do(t, c)
-	requireResponse(t, r, 206, `[{"id":"`+hash("item", 2)+`","op":"StepRun","name":"item","displayName":"item","data":"z"}]`)
+	requireResponse(t, r, 206, `[{"id":"`+hash("item", 2)+`","op":"StepRun","name":"item","displayName":"item","data":"z","timing":"<timing>","userland":{"id":"item","index":2}}]`)
 	assert.Equal(t, []string{"z"}, order)
 
 	steps := map[string]string{hash("item"): `{"data":"x"}`, hash("item", 1): `{"data":"y"}`, hash("item", 2): `{"data":"z"}`}
@@ -247,7 +247,7 @@ func TestGroupWaitReturnsTheFirstErrorAfterAllBranches(t *testing.T) {
 	})
 	// One branch is still at an unfinished step: Wait stops the function.
 	r := call{fn: "errs", steps: map[string]string{hash("fails"): `{"error":{"name":"Error","message":"first"}}`}}.do(t, c)
-	requireResponse(t, r, 206, `[{"id":"`+hash("ok")+`","op":"StepPlanned","name":"ok","displayName":"ok"}]`)
+	requireResponse(t, r, 206, `[{"id":"`+hash("ok")+`","op":"StepPlanned","name":"ok","displayName":"ok","data":null,"userland":{"id":"ok"}}]`)
 	assert.True(t, third, "every branch runs")
 	assert.Nil(t, waitErr, "Wait did not return")
 
@@ -304,9 +304,9 @@ func TestNestedGroups(t *testing.T) {
 	})
 	r := call{fn: "nested"}.do(t, c)
 	requireResponse(t, r, 206, `[`+
-		`{"id":"`+hash("a")+`","op":"StepPlanned","name":"a","displayName":"a"},`+
-		`{"id":"`+hash("b")+`","op":"StepPlanned","name":"b","displayName":"b"},`+
-		`{"id":"`+hash("c")+`","op":"StepPlanned","name":"c","displayName":"c"}]`)
+		`{"id":"`+hash("a")+`","op":"StepPlanned","name":"a","displayName":"a","data":null,"userland":{"id":"a"}},`+
+		`{"id":"`+hash("b")+`","op":"StepPlanned","name":"b","displayName":"b","data":null,"userland":{"id":"b"}},`+
+		`{"id":"`+hash("c")+`","op":"StepPlanned","name":"c","displayName":"c","data":null,"userland":{"id":"c"}}]`)
 	steps := map[string]string{hash("a"): `{"data":1}`, hash("b"): `{"data":2}`, hash("c"): `{"data":3}`}
 	requireResponse(t, call{fn: "nested", steps: steps}.do(t, c), 200, `6`)
 }
@@ -361,7 +361,7 @@ func TestGroupOverHTTP(t *testing.T) {
 	calls := loadCaptures(t, "demo-parallel")
 	status, body := postHTTP(t, srv, calls[0])
 	assert.Equal(t, 206, status)
-	assert.Equal(t, `[{"id":"b78f576611ec06f96af3ca654c22172a5d746c40","op":"StepPlanned","name":"p1","displayName":"p1"},{"id":"c5fd961c9f737a955a308050062e7a2c34ee67c3","op":"StepPlanned","name":"p2","displayName":"p2"}]`, body)
+	assert.Equal(t, `[{"id":"b78f576611ec06f96af3ca654c22172a5d746c40","op":"StepPlanned","name":"p1","displayName":"p1","data":null,"userland":{"id":"p1"}},{"id":"c5fd961c9f737a955a308050062e7a2c34ee67c3","op":"StepPlanned","name":"p2","displayName":"p2","data":null,"userland":{"id":"p2"}}]`, body)
 	status, body = postHTTP(t, srv, calls[3])
 	assert.Equal(t, 200, status)
 	assert.Equal(t, `3`, body)
@@ -433,12 +433,12 @@ func TestGroupOfEveryKindAgainstTheServersRequests(t *testing.T) {
 	calls := loadCaptures(t, "server-mixed")
 	require.Len(t, calls, 3)
 	requireResponse(t, replay(t, c, calls[0]), 206, `[`+
-		`{"id":"daaad336276d15594d0e765f96c17cd746bf4971","op":"WaitForEvent","name":"wait","displayName":"wait","opts":{"event":"demo/never","timeout":"1s"}},`+
-		`{"id":"a22c81f9e58d3e183314100cda7df50c66582b16","op":"InvokeFunction","name":"inv","displayName":"inv","opts":{"function_id":"demo-adder","payload":{"data":{"a":20,"b":22}},"timeout":"1m"}},`+
-		`{"id":"4dc7c9ec434ed06502767136789763ec11d2c4b7","op":"StepPlanned","name":"r","displayName":"r"},`+
-		`{"id":"a0f1490a20d0211c997b44bc357e1972deab8ae3","op":"Sleep","name":"s","displayName":"s","opts":{"duration":"1s"}}]`)
+		`{"id":"daaad336276d15594d0e765f96c17cd746bf4971","op":"WaitForEvent","name":"wait","displayName":"wait","opts":{"event":"demo/never","timeout":"1s"},"data":null,"userland":{"id":"wait"}},`+
+		`{"id":"a22c81f9e58d3e183314100cda7df50c66582b16","op":"InvokeFunction","name":"inv","displayName":"inv","opts":{"function_id":"demo-adder","payload":{"data":{"a":20,"b":22}},"timeout":"1m"},"data":null,"userland":{"id":"inv"}},`+
+		`{"id":"4dc7c9ec434ed06502767136789763ec11d2c4b7","op":"StepPlanned","name":"r","displayName":"r","data":null,"userland":{"id":"r"}},`+
+		`{"id":"a0f1490a20d0211c997b44bc357e1972deab8ae3","op":"Sleep","name":"s","displayName":"s","opts":{"duration":"1s"},"data":null,"userland":{"id":"s"}}]`)
 	requireResponse(t, replay(t, c, calls[1]), 206,
-		`[{"id":"4dc7c9ec434ed06502767136789763ec11d2c4b7","op":"StepRun","name":"r","displayName":"r","data":7}]`)
+		`[{"id":"4dc7c9ec434ed06502767136789763ec11d2c4b7","op":"StepRun","name":"r","displayName":"r","data":7,"timing":"<timing>","userland":{"id":"r"}}]`)
 	requireResponse(t, replay(t, c, calls[2]), 200, `{"r":7,"sum":42,"waited_timeout":true}`)
 	assert.Empty(t, logs.String())
 }

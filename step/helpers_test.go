@@ -21,6 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/wiretest"
 )
 
 // hash is the step hash of the n-th use of id, computed here
@@ -91,7 +92,7 @@ func post(t *testing.T, c *inngest.Client, query string, body []byte) response {
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	c.Serve().ServeHTTP(rec, req)
-	return response{Status: rec.Code, Header: rec.Header(), Body: rec.Body.String()}
+	return response{Status: rec.Code, Header: rec.Header(), Body: wiretest.Timings(t, rec.Body.String())}
 }
 
 // httptestServer serves c's handler over HTTP for the test.

@@ -33,7 +33,7 @@ func TestInvokeReplaysTheCapturedRun(t *testing.T) {
 	calls := loadCaptures(t, "demo-invoke")
 	require.Len(t, calls, 2)
 	requireResponse(t, replay(t, c, calls[0]), 206,
-		`[{"id":"bc8d8647b02deea0ab3e715c220d041ee78cc19d","op":"InvokeFunction","name":"call","displayName":"call","opts":{"function_id":"demo-adder","payload":{"data":{"a":2,"b":3}}}}]`)
+		`[{"id":"bc8d8647b02deea0ab3e715c220d041ee78cc19d","op":"InvokeFunction","name":"call","displayName":"call","opts":{"function_id":"demo-adder","payload":{"data":{"a":2,"b":3}}},"data":null,"userland":{"id":"call"}}]`)
 	requireResponse(t, replay(t, c, calls[1]), 200, `5`)
 }
 
@@ -60,10 +60,10 @@ func TestInvokeAgainstTheServersRequests(t *testing.T) {
 	calls := loadCaptures(t, "server-invoke")
 	require.Len(t, calls, 5)
 	want := []string{
-		`[{"id":"bc8d8647b02deea0ab3e715c220d041ee78cc19d","op":"InvokeFunction","name":"call","displayName":"call","opts":{"function_id":"demo-adder","payload":{"data":{"a":2,"b":3}}}}]`,
-		`[{"id":"4ebdb3d04769b0761cabff8c744ea132d090d61a","op":"InvokeFunction","name":"call-zero","displayName":"call-zero","opts":{"function_id":"demo-adder","payload":{"data":{"a":0,"b":0}}}}]`,
-		`[{"id":"055b45362489f68ce4d39cfc67d57fe39874f80a","op":"InvokeFunction","name":"call-fail","displayName":"call-fail","opts":{"function_id":"demo-failer","payload":{"data":{"x":1}}}}]`,
-		`[{"id":"88e4d6824a66cf59132ddd91ae59ffcb79f72460","op":"InvokeFunction","name":"call-slow","displayName":"call-slow","opts":{"function_id":"demo-slow","payload":{"data":{}},"timeout":"1s"}}]`,
+		`[{"id":"bc8d8647b02deea0ab3e715c220d041ee78cc19d","op":"InvokeFunction","name":"call","displayName":"call","opts":{"function_id":"demo-adder","payload":{"data":{"a":2,"b":3}}},"data":null,"userland":{"id":"call"}}]`,
+		`[{"id":"4ebdb3d04769b0761cabff8c744ea132d090d61a","op":"InvokeFunction","name":"call-zero","displayName":"call-zero","opts":{"function_id":"demo-adder","payload":{"data":{"a":0,"b":0}}},"data":null,"userland":{"id":"call-zero"}}]`,
+		`[{"id":"055b45362489f68ce4d39cfc67d57fe39874f80a","op":"InvokeFunction","name":"call-fail","displayName":"call-fail","opts":{"function_id":"demo-failer","payload":{"data":{"x":1}}},"data":null,"userland":{"id":"call-fail"}}]`,
+		`[{"id":"88e4d6824a66cf59132ddd91ae59ffcb79f72460","op":"InvokeFunction","name":"call-slow","displayName":"call-slow","opts":{"function_id":"demo-slow","payload":{"data":{}},"timeout":"1s"},"data":null,"userland":{"id":"call-slow"}}]`,
 	}
 	for i, w := range want {
 		requireResponse(t, replay(t, c, calls[i]), 206, w)
@@ -101,7 +101,7 @@ func TestInvokeOfAFunctionThatReturnedNothing(t *testing.T) {
 	calls := loadCaptures(t, "server-invoke-nothing")
 	require.Len(t, calls, 3)
 	requireResponse(t, replay(t, c, calls[0]), 206,
-		`[{"id":"bc8d8647b02deea0ab3e715c220d041ee78cc19d","op":"InvokeFunction","name":"call","displayName":"call","opts":{"function_id":"demo-nothing","payload":{"data":{}}}}]`)
+		`[{"id":"bc8d8647b02deea0ab3e715c220d041ee78cc19d","op":"InvokeFunction","name":"call","displayName":"call","opts":{"function_id":"demo-nothing","payload":{"data":{}}},"data":null,"userland":{"id":"call"}}]`)
 	requireResponse(t, replay(t, c, calls[2]), 200, `"ok"`)
 	assert.Nil(t, p)
 	assert.Empty(t, s)
@@ -139,7 +139,7 @@ func TestInvokeOpts(t *testing.T) {
 				return step.Invoke[int](ctx, "call", tt.opts)
 			})
 			r := call{fn: id}.do(t, c)
-			requireResponse(t, r, 206, `[{"id":"`+hash("call")+`","op":"InvokeFunction","name":"call","displayName":"call","opts":`+tt.want+`}]`)
+			requireResponse(t, r, 206, `[{"id":"`+hash("call")+`","op":"InvokeFunction","name":"call","displayName":"call","opts":`+tt.want+`,"data":null,"userland":{"id":"call"}}]`)
 		})
 	}
 }

@@ -1,10 +1,13 @@
 package step_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -47,9 +50,9 @@ func TestRunAndSleepReplayTheCapturedRuns(t *testing.T) {
 	stepsFn(t, c, &runs)
 	calls := loadCaptures(t, "demo-steps")
 	require.Len(t, calls, 8)
-	stepA := `[{"id":"86f7e437faa5a7fce15d1ddcb9eaeaea377667b8","op":"StepRun","name":"a","displayName":"a","data":{"n":%d}}]`
-	nap := `[{"id":"c2640f79b4ed481b838ce4ad75330aa3f825d4d9","op":"Sleep","name":"nap","displayName":"nap","opts":{"duration":"1s"}}]`
-	stepB := `[{"id":"e9d71f5ee7c92d6dc9e92ffdad17b8bd49418f98","op":"StepRun","name":"b","displayName":"b","data":%d}]`
+	stepA := `[{"id":"86f7e437faa5a7fce15d1ddcb9eaeaea377667b8","op":"StepRun","name":"a","displayName":"a","data":{"n":%d},"timing":"<timing>","userland":{"id":"a"}}]`
+	nap := `[{"id":"c2640f79b4ed481b838ce4ad75330aa3f825d4d9","op":"Sleep","name":"nap","displayName":"nap","opts":{"duration":"1s"},"data":null,"userland":{"id":"nap"}}]`
+	stepB := `[{"id":"e9d71f5ee7c92d6dc9e92ffdad17b8bd49418f98","op":"StepRun","name":"b","displayName":"b","data":%d,"timing":"<timing>","userland":{"id":"b"}}]`
 	want := []struct {
 		status int
 		body   string
@@ -87,14 +90,14 @@ func TestRunErrorIsRetriedThenSucceeds(t *testing.T) {
 	}, func(o *inngest.FunctionOpts) { o.Retries = inngest.Ptr(2) })
 	calls := loadCaptures(t, "demo-retry")
 	require.Len(t, calls, 4)
-	stepErr := `[{"id":"0612bcf5b16a1ec368ef4ebb92d6be2f7040260b","op":"StepError","name":"flaky","displayName":"flaky","error":{"name":"Error","message":"flaky"}}]`
+	stepErr := `[{"id":"0612bcf5b16a1ec368ef4ebb92d6be2f7040260b","op":"StepError","name":"flaky","displayName":"flaky","data":null,"error":{"name":"Error","message":"flaky"},"timing":"<timing>","userland":{"id":"flaky"}}]`
 	for i := range 2 {
 		r := replay(t, c, calls[i])
 		requireResponse(t, r, 206, stepErr)
 		assert.Equal(t, "false", r.Header.Get("X-Inngest-No-Retry"), "attempt %d", i)
 	}
 	r := replay(t, c, calls[2])
-	requireResponse(t, r, 206, `[{"id":"0612bcf5b16a1ec368ef4ebb92d6be2f7040260b","op":"StepRun","name":"flaky","displayName":"flaky","data":3}]`)
+	requireResponse(t, r, 206, `[{"id":"0612bcf5b16a1ec368ef4ebb92d6be2f7040260b","op":"StepRun","name":"flaky","displayName":"flaky","data":3,"timing":"<timing>","userland":{"id":"flaky"}}]`)
 	assert.Empty(t, r.Header.Get("X-Inngest-No-Retry"))
 	requireResponse(t, replay(t, c, calls[3]), 200, `3`)
 }
@@ -115,11 +118,11 @@ func TestRunFailsForGoodOnItsLastAttempt(t *testing.T) {
 	require.Len(t, calls, 3)
 
 	r := replay(t, c, calls[0]) // attempt 0 of 2
-	requireResponse(t, r, 206, `[{"id":"5ea9c348e59fe73a4b15cb287e33e4546dcef782","op":"StepError","name":"charge","displayName":"charge","error":{"name":"Error","message":"card declined"}}]`)
+	requireResponse(t, r, 206, `[{"id":"5ea9c348e59fe73a4b15cb287e33e4546dcef782","op":"StepError","name":"charge","displayName":"charge","data":null,"error":{"name":"Error","message":"card declined"},"timing":"<timing>","userland":{"id":"charge"}}]`)
 	assert.Equal(t, "false", r.Header.Get("X-Inngest-No-Retry"))
 
 	r = replay(t, c, calls[1]) // attempt 1 of 2: the last
-	requireResponse(t, r, 206, `[{"id":"5ea9c348e59fe73a4b15cb287e33e4546dcef782","op":"StepFailed","name":"charge","displayName":"charge","error":{"name":"Error","message":"card declined"}}]`)
+	requireResponse(t, r, 206, `[{"id":"5ea9c348e59fe73a4b15cb287e33e4546dcef782","op":"StepFailed","name":"charge","displayName":"charge","data":null,"error":{"name":"Error","message":"card declined"},"timing":"<timing>","userland":{"id":"charge"}}]`)
 	assert.Equal(t, "true", r.Header.Get("X-Inngest-No-Retry"))
 
 	// The server stored the error; the function returns it unhandled:
@@ -152,10 +155,10 @@ func TestRunMemoizedErrorCanBeHandled(t *testing.T) {
 	calls := loadCaptures(t, "demo-caught")
 	require.Len(t, calls, 3)
 	r := replay(t, c, calls[0])
-	requireResponse(t, r, 206, `[{"id":"f8a3616d7e58ff6242563873b1cfc46048094eb9","op":"StepFailed","name":"risky","displayName":"risky","error":{"name":"Error","message":"nope"}}]`)
+	requireResponse(t, r, 206, `[{"id":"f8a3616d7e58ff6242563873b1cfc46048094eb9","op":"StepFailed","name":"risky","displayName":"risky","data":null,"error":{"name":"Error","message":"nope"},"timing":"<timing>","userland":{"id":"risky"}}]`)
 	assert.Equal(t, "true", r.Header.Get("X-Inngest-No-Retry"))
 	r = replay(t, c, calls[1])
-	requireResponse(t, r, 206, `[{"id":"3ff7e0af1ff10be8dee1243e20ab99ea3a8ffc99","op":"StepRun","name":"compensate","displayName":"compensate","data":"compensated"}]`)
+	requireResponse(t, r, 206, `[{"id":"3ff7e0af1ff10be8dee1243e20ab99ea3a8ffc99","op":"StepRun","name":"compensate","displayName":"compensate","data":"compensated","timing":"<timing>","userland":{"id":"compensate"}}]`)
 	assert.Empty(t, r.Header.Get("X-Inngest-No-Retry"))
 	requireResponse(t, replay(t, c, calls[2]), 200, `"compensated"`)
 }
@@ -168,7 +171,7 @@ func TestRunNoRetryErrorFailsTheStepAtOnce(t *testing.T) {
 		})
 	})
 	r := call{fn: "fatal"}.do(t, c) // attempt 0 of 5
-	requireResponse(t, r, 206, `[{"id":"`+hash("charge")+`","op":"StepFailed","name":"charge","displayName":"charge","error":{"name":"NonRetriableError","message":"card stolen"}}]`)
+	requireResponse(t, r, 206, `[{"id":"`+hash("charge")+`","op":"StepFailed","name":"charge","displayName":"charge","data":null,"error":{"name":"NonRetriableError","message":"card stolen"},"timing":"<timing>","userland":{"id":"charge"}}]`)
 	assert.Equal(t, "true", r.Header.Get("X-Inngest-No-Retry"))
 }
 
@@ -262,7 +265,7 @@ func TestRepeatedStepIDsGetACounter(t *testing.T) {
 		return sum, nil
 	})
 	r := call{fn: "loop", steps: map[string]string{hash("item"): `{"data":10}`, hash("item", 1): `{"data":20}`}}.do(t, c)
-	requireResponse(t, r, 206, `[{"id":"`+hash("item", 2)+`","op":"StepRun","name":"item","displayName":"item","data":2}]`)
+	requireResponse(t, r, 206, `[{"id":"`+hash("item", 2)+`","op":"StepRun","name":"item","displayName":"item","data":2,"timing":"<timing>","userland":{"id":"item","index":2}}]`)
 }
 
 func TestRecoverCannotSwallowTheStop(t *testing.T) {
@@ -281,7 +284,7 @@ func TestRecoverCannotSwallowTheStop(t *testing.T) {
 		return "done", nil
 	})
 	r := call{fn: "recover"}.do(t, c)
-	requireResponse(t, r, 206, `[{"id":"`+hash("nap")+`","op":"Sleep","name":"nap","displayName":"nap","opts":{"duration":"1h30m"}}]`)
+	requireResponse(t, r, 206, `[{"id":"`+hash("nap")+`","op":"Sleep","name":"nap","displayName":"nap","opts":{"duration":"1h30m"},"data":null,"userland":{"id":"nap"}}]`)
 	assert.True(t, deferred, "deferred calls run when the function stops")
 	assert.Nil(t, recovered, "the stop is not a panic")
 	assert.False(t, after, "code after an unfinished step does not run")
@@ -297,7 +300,7 @@ func TestSleepUntilSendsRFC3339(t *testing.T) {
 		return nil, step.SleepUntil(ctx, "wake", at)
 	})
 	r := call{fn: "until"}.do(t, c)
-	requireResponse(t, r, 206, `[{"id":"`+hash("wake")+`","op":"Sleep","name":"wake","displayName":"wake","opts":{"duration":"`+want+`"}}]`)
+	requireResponse(t, r, 206, `[{"id":"`+hash("wake")+`","op":"Sleep","name":"wake","displayName":"wake","opts":{"duration":"`+want+`"},"data":null,"userland":{"id":"wake"}}]`)
 	// A finished sleep (memo null) returns at once.
 	r = call{fn: "until", steps: map[string]string{hash("wake"): `null`}}.do(t, c)
 	requireResponse(t, r, 200, `null`)
@@ -333,7 +336,7 @@ func TestNestedStepIsAnError(t *testing.T) {
 		})
 	})
 	r := call{fn: "nested"}.do(t, c)
-	requireResponse(t, r, 206, `[{"id":"`+hash("outer")+`","op":"StepRun","name":"outer","displayName":"outer","data":2}]`)
+	requireResponse(t, r, 206, `[{"id":"`+hash("outer")+`","op":"StepRun","name":"outer","displayName":"outer","data":2,"timing":"<timing>","userland":{"id":"outer"}}]`)
 	assert.ErrorIs(t, inner, inngest.ErrNestedStep)
 }
 
@@ -371,4 +374,43 @@ func TestStepAfterTheRequestFinished(t *testing.T) {
 	})
 	requireResponse(t, call{fn: "leaked"}.do(t, c), 200, `"ok"`)
 	assert.ErrorIs(t, step.Sleep(saved, "late", time.Second), inngest.ErrRunFinished)
+}
+
+// The server draws a step's span from its opcode's timing: when the body
+// started, in Unix nanoseconds, and how long it ran. Both a success and
+// an error carry the body's real start and duration.
+func TestRunReportsWhenItsBodyRan(t *testing.T) {
+	c, _ := newClient(t)
+	const nap = 30 * time.Millisecond
+	fn(t, c, "timed", func(ctx context.Context, in inngest.Input[map[string]bool]) (any, error) {
+		return step.Run(ctx, "slow", func(ctx context.Context) (int, error) {
+			time.Sleep(nap)
+			if in.Event.Data["fail"] {
+				return 0, errors.New("late and wrong")
+			}
+			return 1, nil
+		})
+	})
+	for _, event := range []string{`{}`, `{"fail":true}`} {
+		before := time.Now()
+		req := httptest.NewRequest(http.MethodPost, "/api/inngest?"+call{fn: "timed"}.query(), bytes.NewReader(call{fn: "timed", event: event}.body()))
+		rec := httptest.NewRecorder()
+		c.Serve().ServeHTTP(rec, req)
+		after := time.Now()
+		require.Equal(t, 206, rec.Code, rec.Body.String())
+		var ops []struct {
+			Op     string `json:"op"`
+			Timing *struct {
+				A int64 `json:"a"`
+				B int64 `json:"b"`
+			} `json:"timing"`
+		}
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &ops))
+		require.Len(t, ops, 1)
+		require.NotNil(t, ops[0].Timing, "%s has no timing: %s", ops[0].Op, rec.Body.String())
+		start, d := time.Unix(0, ops[0].Timing.A), time.Duration(ops[0].Timing.B)
+		assert.False(t, start.Before(before), "%s started %s before the call", ops[0].Op, before.Sub(start))
+		assert.GreaterOrEqual(t, d, nap, "%s: the body slept %s", ops[0].Op, nap)
+		assert.False(t, start.Add(d).After(after), "%s ended after the call", ops[0].Op)
+	}
 }

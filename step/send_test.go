@@ -70,7 +70,7 @@ func TestSendEventRunsAsAStep(t *testing.T) {
 	// The first call sends the events and reports the IDs as the step's
 	// result.
 	r := replay(t, c, calls[0])
-	requireResponse(t, r, 206, `[{"id":"2e96e89125f4c1aef797410a4bfdb32c0632ef0c","op":"StepRun","name":"emit","displayName":"emit","data":["01M89CTC64YGC6Y8QFVTNNZ676","01M89CTC64YGC6Y8QFVTNNZ677"]}]`)
+	requireResponse(t, r, 206, `[{"id":"2e96e89125f4c1aef797410a4bfdb32c0632ef0c","op":"StepRun","name":"emit","displayName":"emit","data":["01M89CTC64YGC6Y8QFVTNNZ676","01M89CTC64YGC6Y8QFVTNNZ677"],"timing":"<timing>","userland":{"id":"emit"}}]`)
 	assert.Equal(t, []string{`[{"name":"demo/steps","data":{"n":41}},{"id":"dedupe-1","name":"demo/other","data":{}}]`}, api.received())
 	assert.Equal(t, []string{"/e/test-key"}, api.paths)
 
@@ -141,11 +141,11 @@ func TestSendEventInAGroupIsPlanned(t *testing.T) {
 		return nil, g.Wait()
 	})
 	r := call{fn: "fanout"}.do(t, c)
-	requireResponse(t, r, 206, `[{"id":"`+hash("emit")+`","op":"StepPlanned","name":"emit","displayName":"emit"},{"id":"`+hash("emit", 1)+`","op":"StepPlanned","name":"emit","displayName":"emit"}]`)
+	requireResponse(t, r, 206, `[{"id":"`+hash("emit")+`","op":"StepPlanned","name":"emit","displayName":"emit","data":null,"userland":{"id":"emit"}},{"id":"`+hash("emit", 1)+`","op":"StepPlanned","name":"emit","displayName":"emit","data":null,"userland":{"id":"emit","index":1}}]`)
 	assert.Empty(t, api.received())
 
 	// The targeted call for the second sends only its event.
 	r = call{fn: "fanout", target: hash("emit", 1), disableImmediate: true}.do(t, c)
-	requireResponse(t, r, 206, `[{"id":"`+hash("emit", 1)+`","op":"StepRun","name":"emit","displayName":"emit","data":["E1"]}]`)
+	requireResponse(t, r, 206, `[{"id":"`+hash("emit", 1)+`","op":"StepRun","name":"emit","displayName":"emit","data":["E1"],"timing":"<timing>","userland":{"id":"emit","index":1}}]`)
 	assert.Equal(t, []string{`[{"name":"a/two","data":{}}]`}, api.received())
 }

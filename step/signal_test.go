@@ -32,9 +32,9 @@ func TestWaitForSignalAgainstTheServersRequests(t *testing.T) {
 	calls := loadCaptures(t, "server-signal")
 	require.Len(t, calls, 4)
 	requireResponse(t, replay(t, c, calls[0]), 206,
-		`[{"id":"b3ed2cf313e7546085c3c50622143ff31e467d23","op":"WaitForSignal","name":"sig","displayName":"sig","opts":{"signal":"sig-s2","timeout":"30s","conflict":"fail"}}]`)
+		`[{"id":"b3ed2cf313e7546085c3c50622143ff31e467d23","op":"WaitForSignal","name":"sig","displayName":"sig","opts":{"signal":"sig-s2","timeout":"30s","conflict":"fail"},"data":null,"userland":{"id":"sig"}}]`)
 	requireResponse(t, replay(t, c, calls[1]), 206,
-		`[{"id":"b3ed2cf313e7546085c3c50622143ff31e467d23","op":"WaitForSignal","name":"sig","displayName":"sig","opts":{"signal":"sig-s1","timeout":"2s","conflict":"fail"}}]`)
+		`[{"id":"b3ed2cf313e7546085c3c50622143ff31e467d23","op":"WaitForSignal","name":"sig","displayName":"sig","opts":{"signal":"sig-s1","timeout":"2s","conflict":"fail"},"data":null,"userland":{"id":"sig"}}]`)
 
 	requireResponse(t, replay(t, c, calls[2]), 200, `{"signal":"sig-s2","data":{"hello":"signal"}}`)
 	require.NoError(t, sigErr)
@@ -54,7 +54,7 @@ func TestWaitForSignalOpts(t *testing.T) {
 		return nil, got
 	})
 	requireResponse(t, call{fn: "sig"}.do(t, c), 206,
-		`[{"id":"`+hash("approve")+`","op":"WaitForSignal","name":"approve","displayName":"approve","opts":{"signal":"order/1","timeout":"1d1h","conflict":"replace"}}]`)
+		`[{"id":"`+hash("approve")+`","op":"WaitForSignal","name":"approve","displayName":"approve","opts":{"signal":"order/1","timeout":"1d1h","conflict":"replace"},"data":null,"userland":{"id":"approve"}}]`)
 
 	for _, tt := range []struct {
 		name string

@@ -45,11 +45,14 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 	}
 	switch r.Decide(s, parallel, true) {
 	case run.Execute:
+		start := time.Now()
 		v, err := call(run.StepContext(ctx, s), fn)
+		timing := wire.NewInterval(start, time.Now())
 		if err == nil {
 			data, merr := json.Marshal(v)
 			if merr == nil {
-				op := wire.Op{ID: s.Hash, Op: wire.OpStepRun, Name: id, DisplayName: id, Data: data}
+				op := s.Op(wire.OpStepRun)
+				op.Data, op.Timing = data, timing
 				if r.Checkpoint(op) {
 					// Saved: go on, with the result as a replay would
 					// give it (decoded from its JSON).
@@ -64,9 +67,9 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 			}
 			err = inngest.NoRetryError(fmt.Errorf("step %q: encoding its result (%T) as JSON: %w", id, v, merr))
 		}
-		reportError(r, s, err)
+		reportError(r, s, err, timing)
 	case run.Report:
-		r.Add(wire.Op{ID: s.Hash, Op: wire.OpStepPlanned, Name: id, DisplayName: id})
+		r.Add(s.Op(wire.OpStepPlanned))
 	}
 	return zero, r.Stop()
 }
@@ -89,10 +92,10 @@ func call[T any](ctx context.Context, fn func(context.Context) (T, error)) (v T,
 	return fn(ctx)
 }
 
-// reportError records a failed attempt of step s: StepError while
-// attempts remain, StepFailed when this was the last attempt or the error
-// is a NoRetryError.
-func reportError(r *run.Run, s run.Step, err error) {
+// reportError records a failed attempt of step s, whose body ran during
+// timing: StepError while attempts remain, StepFailed when this was the
+// last attempt or the error is a NoRetryError.
+func reportError(r *run.Run, s run.Step, err error, timing *wire.Interval) {
 	attempt, max := r.Attempt()
 	noRetry := inngest.IsNoRetryError(err)
 	final := noRetry || attempt+1 >= max
@@ -111,7 +114,9 @@ func reportError(r *run.Run, s run.Step, err error) {
 	if final {
 		op = wire.OpStepFailed
 	}
-	r.AddError(wire.Op{ID: s.Hash, Op: op, Name: s.ID, DisplayName: s.ID, Error: e}, final, retryAfter)
+	o := s.Op(op)
+	o.Error, o.Timing = e, timing
+	r.AddError(o, final, retryAfter)
 }
 
 // decodeRun decodes a memoized {"data": …} or {"error": …}.
@@ -190,7 +195,9 @@ func sleep(ctx context.Context, id, until string, tooLong bool) error {
 		return inngest.NoRetryError(fmt.Errorf("step %q: a sleep lasts at most 366 days, until %s asks for more", id, until))
 	}
 	if r.Decide(s, parallel, false) == run.Report {
-		r.Add(wire.Op{ID: s.Hash, Op: wire.OpSleep, Name: id, DisplayName: id, Opts: sleepOpts{Duration: until}})
+		o := s.Op(wire.OpSleep)
+		o.Opts = sleepOpts{Duration: until}
+		r.Add(o)
 	}
 	return r.Stop()
 }

@@ -47,7 +47,7 @@ func TestWaitForEventReplaysTheCapturedRuns(t *testing.T) {
 	})
 	calls := loadCaptures(t, "demo-wait")
 	require.Len(t, calls, 4)
-	wait := `[{"id":"59494695a3172b5212f0a47857b0546e54320776","op":"WaitForEvent","name":"approval","displayName":"approval","opts":{"event":"demo/approved","timeout":"%s","if":"async.data.id == event.data.id"}}]`
+	wait := `[{"id":"59494695a3172b5212f0a47857b0546e54320776","op":"WaitForEvent","name":"approval","displayName":"approval","opts":{"event":"demo/approved","timeout":"%s","if":"async.data.id == event.data.id"},"data":null,"userland":{"id":"approval"}}]`
 
 	requireResponse(t, replay(t, c, calls[0]), 206, fmt.Sprintf(wait, "2s"))
 
@@ -93,7 +93,7 @@ func TestWaitForEventOpts(t *testing.T) {
 				return nil, err
 			})
 			r := call{fn: "w"}.do(t, c)
-			requireResponse(t, r, 206, `[{"id":"`+hash("w")+`","op":"WaitForEvent","name":"w","displayName":"w","opts":`+tt.want+`}]`)
+			requireResponse(t, r, 206, `[{"id":"`+hash("w")+`","op":"WaitForEvent","name":"w","displayName":"w","opts":`+tt.want+`,"data":null,"userland":{"id":"w"}}]`)
 		})
 	}
 }
@@ -155,7 +155,7 @@ func TestWaitForEventAgainstTheServersRequests(t *testing.T) {
 	})
 	calls := loadCaptures(t, "server-wait")
 	require.Len(t, calls, 4)
-	wait := `[{"id":"59494695a3172b5212f0a47857b0546e54320776","op":"WaitForEvent","name":"approval","displayName":"approval","opts":{"event":"demo/approved","timeout":"%s","if":"event.data.id == async.data.id"}}]`
+	wait := `[{"id":"59494695a3172b5212f0a47857b0546e54320776","op":"WaitForEvent","name":"approval","displayName":"approval","opts":{"event":"demo/approved","timeout":"%s","if":"event.data.id == async.data.id"},"data":null,"userland":{"id":"approval"}}]`
 	requireResponse(t, replay(t, c, calls[0]), 206, fmt.Sprintf(wait, "30s"))
 	requireResponse(t, replay(t, c, calls[1]), 206, fmt.Sprintf(wait, "2s"))
 	requireResponse(t, replay(t, c, calls[2]), 200, `{"approved":true,"event_id":"01M89E9J7BBA327GCNFFF2EHP4"}`)

@@ -162,8 +162,9 @@ func NextSend(ctx context.Context) (runID, stepHash string, n int, ok bool) {
 
 // Step is a step found in this execution.
 type Step struct {
-	ID   string // the ID the user wrote
-	Hash string // the hashed ID sent on the wire
+	ID    string // the ID the user wrote
+	Hash  string // the hashed ID sent on the wire
+	Index int    // earlier occurrences of ID in this execution
 }
 
 // Next hashes the next occurrence of id in this execution.
@@ -172,7 +173,13 @@ func (r *Run) Next(id string) Step {
 	n := r.counts[id]
 	r.counts[id] = n + 1
 	r.mu.Unlock()
-	return Step{ID: id, Hash: wire.HashID(id, n)}
+	return Step{ID: id, Hash: wire.HashID(id, n), Index: n}
+}
+
+// Op returns the opcode of kind op that reports s, naming it as the
+// user wrote it.
+func (s Step) Op(op string) wire.Op {
+	return wire.Op{ID: s.Hash, Op: op, Name: s.ID, DisplayName: s.ID, Userland: wire.Userland{ID: s.ID, Index: s.Index}}
 }
 
 // Memo returns the memoized value of s, if any. An {"input": ...} entry is

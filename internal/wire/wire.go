@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
+	"time"
 )
 
 // Request is the body of a call (POST) from the server.
@@ -54,15 +55,44 @@ const (
 	OpGateway        = "Gateway"
 )
 
-// Op is one generator opcode in a 206 response.
+// Op is one generator opcode, in a 206 response or a checkpoint. It has
+// every field the server's GeneratorOpcode reads: "data" is always
+// present (null when the op has none), because the server decodes an
+// absent "data" differently from a null one.
 type Op struct {
 	ID          string          `json:"id"`
 	Op          string          `json:"op"`
 	Name        string          `json:"name"`
 	DisplayName string          `json:"displayName"`
 	Opts        any             `json:"opts,omitempty"`
-	Data        json.RawMessage `json:"data,omitempty"`
+	Data        json.RawMessage `json:"data"`
 	Error       *Error          `json:"error,omitempty"`
+	// Timing is when the SDK ran the step's body, for steps it ran: the
+	// server draws the step's span from it (for a checkpointed step it
+	// has nothing else).
+	Timing *Interval `json:"timing,omitempty"`
+	// Userland is the step's ID as the user wrote it.
+	Userland Userland `json:"userland"`
+}
+
+// Interval is a span of time as the server reads it: A is the start in
+// Unix nanoseconds, B the duration in nanoseconds.
+type Interval struct {
+	A int64 `json:"a"`
+	B int64 `json:"b"`
+}
+
+// NewInterval returns the interval from start to end.
+func NewInterval(start, end time.Time) *Interval {
+	return &Interval{A: start.UnixNano(), B: end.Sub(start).Nanoseconds()}
+}
+
+// Userland names a step as the user wrote it: its ID and, for an ID
+// used more than once in a call, the 0-based occurrence (omitted for the
+// first).
+type Userland struct {
+	ID    string `json:"id"`
+	Index int    `json:"index,omitempty"`
 }
 
 // Error is the serialized error shape the server reads: name, message and
