@@ -20,6 +20,9 @@ var (
 	// a non-retriable error. Use step.Group for concurrent steps.
 	ErrUnmanagedGoroutine = run.ErrUnmanagedGoroutine
 	// ErrNestedStep: a step tool was called inside another step's body.
+	// Like ErrUnmanagedGoroutine it is a coding error no retry can fix:
+	// the call fails with a non-retriable error, whatever the body does
+	// with the error the step tool returned.
 	ErrNestedStep = run.ErrNestedStep
 	// ErrRunFinished: a step tool was called after the request that ran
 	// the function had finished, for example from a leaked goroutine.

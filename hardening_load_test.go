@@ -244,7 +244,7 @@ func TestNoGoroutineLeftAfterBadEndings(t *testing.T) {
 			return step.Run(ctx, "outer", func(ctx context.Context) (int, error) {
 				return step.Run(ctx, "inner", func(ctx context.Context) (int, error) { return 1, nil })
 			})
-		}, 206},
+		}, 400},
 	}
 	for id, tc := range fns {
 		_, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: id}, inngest.EventTrigger("hard/bad", nil), tc.fn)

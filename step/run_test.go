@@ -335,8 +335,11 @@ func TestNestedStepIsAnError(t *testing.T) {
 			return 2, nil
 		})
 	})
+	// No retry can fix it: the call fails for good, although the outer
+	// body went on and returned a result.
 	r := call{fn: "nested"}.do(t, c)
-	requireResponse(t, r, 206, `[{"id":"`+hash("outer")+`","op":"StepRun","name":"outer","displayName":"outer","data":2,"timing":"<timing>","userland":{"id":"outer"}}]`)
+	requireResponse(t, r, 400, `{"name":"NonRetriableError","message":"inngest: step tool called inside another step's body; steps cannot be nested"}`)
+	assert.Equal(t, "true", r.Header.Get("X-Inngest-No-Retry"))
 	assert.ErrorIs(t, inner, inngest.ErrNestedStep)
 }
 

@@ -122,6 +122,9 @@ func From(ctx context.Context) (*Run, bool, error) {
 		return nil, false, ErrNotInFunction
 	}
 	if f.inStep {
+		// A coding error no retry can fix: the call fails, for good,
+		// whatever the body does with the error.
+		f.run.fail(ErrNestedStep)
 		return nil, false, ErrNestedStep
 	}
 	f.run.mu.Lock()
@@ -273,17 +276,23 @@ func (r *Run) AddError(op wire.Op, noRetry bool, retryAfter string) {
 	r.mu.Unlock()
 }
 
+// fail records err as the misuse of the step tools that fails this call
+// for good; the first one recorded wins.
+func (r *Run) fail(err error) {
+	r.mu.Lock()
+	if r.fatal == nil {
+		r.fatal = err
+	}
+	r.mu.Unlock()
+}
+
 // Stop ends the calling goroutine's part of the execution. On a goroutine
 // the SDK runs user code on it calls runtime.Goexit and does not return;
 // elsewhere it records ErrUnmanagedGoroutine, which fails the request,
 // and returns it.
 func (r *Run) Stop() error {
 	if !r.Managed() {
-		r.mu.Lock()
-		if r.fatal == nil {
-			r.fatal = ErrUnmanagedGoroutine
-		}
-		r.mu.Unlock()
+		r.fail(ErrUnmanagedGoroutine)
 		return ErrUnmanagedGoroutine
 	}
 	runtime.Goexit()
