@@ -2,8 +2,10 @@ package step
 
 import (
 	"context"
+	"errors"
 	"sync"
 
+	"github.com/go-inngest/inngest"
 	"github.com/go-inngest/inngest/internal/run"
 )
 
@@ -37,6 +39,10 @@ import (
 // ctx, shadowing the function's): a step called with another context is
 // not part of the group and runs on its own. A Group must be used from
 // the function's goroutine or from a branch of another Group.
+//
+// A Group must be made with NewGroup: the zero Group has no function to
+// run its branches in, so its Go runs nothing and its Wait returns
+// ErrZeroGroup.
 type Group struct {
 	ctx context.Context
 	r   *run.Run
@@ -45,6 +51,10 @@ type Group struct {
 	err     error
 	stopped bool
 }
+
+// ErrZeroGroup is returned by Wait of a Group that was not made with
+// NewGroup (as a NoRetryError: retrying cannot fix it).
+var ErrZeroGroup = errors.New("inngest: step.Group used without step.NewGroup; make it with step.NewGroup(ctx)")
 
 // NewGroup returns a Group for the function's context ctx.
 func NewGroup(ctx context.Context) *Group {
@@ -62,6 +72,9 @@ func NewGroup(ctx context.Context) *Group {
 // returns when f returns or reaches a step that has not finished. A
 // panic in f is raised again by Go.
 func (g *Group) Go(f func(ctx context.Context) error) {
+	if g.ctx == nil {
+		return // not made with NewGroup; Wait says so
+	}
 	if g.r == nil {
 		return // the context is unusable; Wait returns why
 	}
@@ -104,6 +117,9 @@ func (g *Group) setErr(err error) {
 // step that has not finished, Wait stops the function there, as a step
 // does, and the steps are reported together.
 func (g *Group) Wait() error {
+	if g.ctx == nil {
+		return inngest.NoRetryError(ErrZeroGroup)
+	}
 	g.mu.Lock()
 	stopped, err := g.stopped, g.err
 	g.mu.Unlock()

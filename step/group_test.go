@@ -442,3 +442,32 @@ func TestGroupOfEveryKindAgainstTheServersRequests(t *testing.T) {
 	requireResponse(t, replay(t, c, calls[2]), 200, `{"r":7,"sum":42,"waited_timeout":true}`)
 	assert.Empty(t, logs.String())
 }
+
+// A Group not made with NewGroup cannot run its branches: Wait says so
+// (for good, no retry), rather than returning nil with the work undone.
+func TestZeroGroupFailsClearly(t *testing.T) {
+	c, _ := newClient(t)
+	ran := false
+	fn(t, c, "zero", func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
+		var g step.Group
+		g.Go(func(ctx context.Context) error {
+			ran = true
+			_, err := step.Run(ctx, "a", func(ctx context.Context) (int, error) { return 1, nil })
+			return err
+		})
+		err := g.Wait()
+		assert.ErrorIs(t, err, step.ErrZeroGroup)
+		assert.True(t, inngest.IsNoRetryError(err))
+		return nil, err
+	})
+	r := call{fn: "zero"}.do(t, c)
+	requireResponse(t, r, 400, `{"name":"NonRetriableError","message":"inngest: step.Group used without step.NewGroup; make it with step.NewGroup(ctx)"}`)
+	assert.Equal(t, "true", r.Header.Get("X-Inngest-No-Retry"))
+	assert.False(t, ran)
+
+	// Outside a function too: Wait never reports success for work it
+	// did not do.
+	var g step.Group
+	g.Go(func(ctx context.Context) error { return nil })
+	assert.ErrorIs(t, g.Wait(), step.ErrZeroGroup)
+}
