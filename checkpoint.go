@@ -28,10 +28,35 @@ const DefaultCheckpointMaxRuntime = 10 * time.Second
 // to reporting the step in its response. It is not used for the
 // targeted calls of parallel steps, nor while Inngest has asked for
 // steps to be planned rather than run.
+//
+// Set it for the whole app in ClientOpts, and for one function in
+// FunctionOpts, which overrides the client's setting (Disabled switches
+// it off for that function). A function's failure and cancellation
+// handlers follow the function's setting.
 type Checkpointing struct {
 	// MaxRuntime bounds how long one call keeps running steps; zero
 	// means DefaultCheckpointMaxRuntime.
 	MaxRuntime time.Duration
+	// Disabled switches checkpointing off: one step per call. In
+	// FunctionOpts it turns off the client's checkpointing for that
+	// function.
+	Disabled bool
+}
+
+// resolveCheckpointing checks the option named field and fills in its
+// defaults: nil when it switches checkpointing off.
+func resolveCheckpointing(field string, cp *Checkpointing) (*Checkpointing, error) {
+	if cp == nil || cp.Disabled {
+		return nil, nil
+	}
+	r := *cp
+	if r.MaxRuntime < 0 {
+		return nil, fmt.Errorf("%s.MaxRuntime must not be negative, got %s", field, r.MaxRuntime)
+	}
+	if r.MaxRuntime == 0 {
+		r.MaxRuntime = DefaultCheckpointMaxRuntime
+	}
+	return &r, nil
 }
 
 type checkpointBody struct {
@@ -48,6 +73,9 @@ type checkpointBody struct {
 // or nil when the call must not checkpoint.
 func (h *handler) checkpointer(ctx context.Context, req *wire.Request, target string, fn *function) func(wire.Op) bool {
 	cp := h.c.cfg.checkpoint
+	if fn.checkpointSet {
+		cp = fn.checkpoint
+	}
 	if cp == nil || target != "" || req.Ctx.DisableImmediateExecution || req.Ctx.RunID == "" || req.Ctx.FnID == "" {
 		return nil
 	}

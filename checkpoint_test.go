@@ -60,6 +60,12 @@ const cpKey = "signkey-test-12345678"
 // client with checkpointing cp whose Inngest API is api.
 func cpSetup(t *testing.T, api *checkpointAPI, cp *inngest.Checkpointing, body func(ctx context.Context, in inngest.Input[map[string]any]) (any, error)) http.Handler {
 	t.Helper()
+	return cpSetupFn(t, api, cp, nil, body)
+}
+
+// cpSetupFn is cpSetup with fnCP as the function's own checkpointing.
+func cpSetupFn(t *testing.T, api *checkpointAPI, cp, fnCP *inngest.Checkpointing, body func(ctx context.Context, in inngest.Input[map[string]any]) (any, error)) http.Handler {
+	t.Helper()
 	srv := httptest.NewServer(api)
 	t.Cleanup(srv.Close)
 	c, err := inngest.NewClient(inngest.ClientOpts{
@@ -67,7 +73,7 @@ func cpSetup(t *testing.T, api *checkpointAPI, cp *inngest.Checkpointing, body f
 		Checkpointing: cp, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	require.NoError(t, err)
-	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "cp", Retries: inngest.Ptr(2)}, inngest.EventTrigger("demo/cp", nil), body)
+	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "cp", Retries: inngest.Ptr(2), Checkpointing: fnCP}, inngest.EventTrigger("demo/cp", nil), body)
 	require.NoError(t, err)
 	return c.Serve()
 }
@@ -189,4 +195,45 @@ func TestCheckpointingRespectsMaxRuntime(t *testing.T) {
 func TestCheckpointingOptions(t *testing.T) {
 	_, err := inngest.NewClient(inngest.ClientOpts{AppID: "a", Mode: inngest.ModeDev, Checkpointing: &inngest.Checkpointing{MaxRuntime: -time.Second}})
 	require.ErrorContains(t, err, "Checkpointing.MaxRuntime must not be negative")
+}
+
+// A function's own Checkpointing overrides the client's, both ways.
+func TestCheckpointingPerFunction(t *testing.T) {
+	oneStep := `[{"id":"` + hashOf("a") + `","op":"StepRun","name":"a","displayName":"a","data":10,"timing":"<timing>","userland":{"id":"a"}}]`
+	tests := []struct {
+		name         string
+		client, fn   *inngest.Checkpointing
+		checkpointed bool
+	}{
+		{"client on, function inherits", &inngest.Checkpointing{}, nil, true},
+		{"client on, function off", &inngest.Checkpointing{}, &inngest.Checkpointing{Disabled: true}, false},
+		{"client off, function on", nil, &inngest.Checkpointing{}, true},
+		{"client disabled, function on", &inngest.Checkpointing{Disabled: true}, &inngest.Checkpointing{}, true},
+		{"client disabled, function inherits", &inngest.Checkpointing{Disabled: true}, nil, false},
+		{"function's own MaxRuntime", &inngest.Checkpointing{}, &inngest.Checkpointing{MaxRuntime: time.Nanosecond}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &checkpointAPI{status: http.StatusOK}
+			rec := cpCall(t, cpSetupFn(t, api, tt.client, tt.fn, threeSteps), "stepId=step", 0, "")
+			if tt.checkpointed {
+				require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+				assert.Equal(t, "30", rec.Body.String())
+				assert.Len(t, api.paths, 3)
+				return
+			}
+			require.Equal(t, http.StatusPartialContent, rec.Code, rec.Body.String())
+			assert.Equal(t, oneStep, rec.Body.String())
+			assert.Empty(t, api.paths)
+		})
+	}
+}
+
+func TestCheckpointingPerFunctionIsChecked(t *testing.T) {
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "a", Mode: inngest.ModeDev})
+	require.NoError(t, err)
+	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "f", Checkpointing: &inngest.Checkpointing{MaxRuntime: -time.Second}},
+		inngest.EventTrigger("a/b", nil), func(ctx context.Context, in inngest.Input[any]) (any, error) { return nil, nil })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "FunctionOpts.Checkpointing.MaxRuntime must not be negative")
 }

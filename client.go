@@ -196,16 +196,11 @@ func resolve(o ClientOpts, getenv func(string) string) (config, error) {
 	if c.maxBody < 0 {
 		return c, fmt.Errorf("inngest: ClientOpts.MaxBodySize must not be negative, got %d", c.maxBody)
 	}
-	if o.Checkpointing != nil {
-		cp := *o.Checkpointing
-		if cp.MaxRuntime < 0 {
-			return c, fmt.Errorf("inngest: ClientOpts.Checkpointing.MaxRuntime must not be negative, got %s", cp.MaxRuntime)
-		}
-		if cp.MaxRuntime == 0 {
-			cp.MaxRuntime = DefaultCheckpointMaxRuntime
-		}
-		c.checkpoint = &cp
+	cp, err := resolveCheckpointing("ClientOpts.Checkpointing", o.Checkpointing)
+	if err != nil {
+		return c, fmt.Errorf("inngest: %w", err)
 	}
+	c.checkpoint = cp
 	for i, m := range o.Middleware {
 		if m == nil {
 			return c, fmt.Errorf("inngest: ClientOpts.Middleware[%d] is nil", i)
@@ -262,7 +257,6 @@ func resolve(o ClientOpts, getenv func(string) string) (config, error) {
 		}
 		return strings.TrimRight(v, "/"), nil
 	}
-	var err error
 	if c.apiBase, err = base(o.APIBaseURL, "INNGEST_API_BASE_URL", DefaultAPIBaseURL); err != nil {
 		return c, err
 	}

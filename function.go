@@ -46,6 +46,12 @@ type FunctionOpts struct {
 	// see Middleware. Its failure and cancellation handlers use it too.
 	Middleware []Middleware
 
+	// Checkpointing, when set, replaces the client's checkpointing for
+	// this function and its failure and cancellation handlers:
+	// &Checkpointing{Disabled: true} runs it one step per call whatever
+	// the client says. Nil follows ClientOpts.Checkpointing.
+	Checkpointing *Checkpointing
+
 	// Concurrency limits how many steps of this function run at once, in
 	// all or per key; at most 2 entries.
 	Concurrency []Concurrency
@@ -253,6 +259,10 @@ type function struct {
 	opts     *FunctionOpts // nil for companions
 	// middleware is the function's own (FunctionOpts.Middleware).
 	middleware []Middleware
+	// checkpoint is the function's own checkpointing (nil: off), used
+	// instead of the client's when checkpointSet.
+	checkpoint    *Checkpointing
+	checkpointSet bool
 	// call runs the user's code for one request; its typed decoding is
 	// captured when the function is created.
 	call func(ctx context.Context, req *wire.Request) (any, error)
@@ -291,13 +301,20 @@ func CreateFunction[T any](c *Client, opts FunctionOpts, trigger Triggerable, fn
 			return fn(ctx, in)
 		},
 	}
+	if opts.Checkpointing != nil {
+		cp, err := resolveCheckpointing("FunctionOpts.Checkpointing", opts.Checkpointing)
+		if err != nil {
+			return nil, fmt.Errorf("inngest: CreateFunction %q: %w", opts.ID, err)
+		}
+		main.checkpoint, main.checkpointSet = cp, true
+	}
 	fns := []*function{main}
 	if opts.OnFailure != nil {
 		f, err := opts.OnFailure.companion(main, c.cfg.appID, eventTypeOf[T]())
 		if err != nil {
 			return nil, fmt.Errorf("inngest: CreateFunction %q: OnFailure: %w", opts.ID, err)
 		}
-		f.middleware = main.middleware
+		f.middleware, f.checkpoint, f.checkpointSet = main.middleware, main.checkpoint, main.checkpointSet
 		fns = append(fns, f)
 	}
 	if opts.OnCancel != nil {
@@ -305,7 +322,7 @@ func CreateFunction[T any](c *Client, opts FunctionOpts, trigger Triggerable, fn
 		if err != nil {
 			return nil, fmt.Errorf("inngest: CreateFunction %q: OnCancel: %w", opts.ID, err)
 		}
-		f.middleware = main.middleware
+		f.middleware, f.checkpoint, f.checkpointSet = main.middleware, main.checkpoint, main.checkpointSet
 		fns = append(fns, f)
 	}
 	if err := c.register(fns...); err != nil {
