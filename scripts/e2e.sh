@@ -6,6 +6,8 @@
 #
 # For an `inngest start` server, also set INNGEST_SIGNING_KEY and
 # INNGEST_EVENT_KEY. Extra arguments go to `go test`, e.g. -run TestSleep.
+# With INNGEST_CLI set to an Inngest CLI binary (and a dev server), it then
+# runs the server's conformance runner against the app in e2e/conformance.
 set -eu
 
 if [ -z "${INNGEST_E2E_SERVER:-}" ]; then
@@ -29,5 +31,41 @@ else
 fi
 
 go build ./...
-go vet ./e2e/
-exec go test ./e2e/ -v -count=1 "$@"
+go vet ./e2e/...
+go test ./e2e/ -v -count=1 "$@"
+
+# The server's own conformance runner, against the app in e2e/conformance.
+# It needs the Inngest CLI binary (INNGEST_CLI) and a dev server.
+if [ -z "${INNGEST_CLI:-}" ]; then
+	echo "e2e.sh: conformance runner skipped: set INNGEST_CLI to an Inngest CLI binary to run it" >&2
+	exit 0
+fi
+if [ -n "${INNGEST_SIGNING_KEY:-}" ]; then
+	echo "e2e.sh: conformance runner skipped: it runs against a dev server (inngest dev), not a signed one" >&2
+	exit 0
+fi
+addr="${CONFORMANCE_ADDR:-127.0.0.1:3939}"
+tmp=$(mktemp -d)
+go build -o "$tmp/conformance-app" ./e2e/conformance
+ADDR="$addr" "$tmp/conformance-app" > "$tmp/app.log" 2>&1 &
+app=$!
+trap 'kill "$app" 2>/dev/null; rm -rf "$tmp"' EXIT
+i=0
+until curl -fsS -o /dev/null "http://$addr/health" 2>/dev/null; do
+	i=$((i + 1))
+	if [ "$i" -gt 50 ]; then
+		echo "e2e.sh: the conformance app did not start; its log:" >&2
+		cat "$tmp/app.log" >&2
+		exit 1
+	fi
+	sleep 0.2
+done
+echo "e2e.sh: conformance runner ($INNGEST_CLI) against the app at http://$addr/api/inngest" >&2
+"$INNGEST_CLI" alpha conformance run --config e2e/conformance/inngest.conformance.yaml \
+	--dev-url "$INNGEST_E2E_SERVER" --sdk-url "http://$addr/api/inngest" \
+	--report-out "$tmp/report.json"
+# The runner exits 0 whatever the outcome: read its report.
+total=$(grep -c '"status":' "$tmp/report.json" || true)
+passed=$(grep -c '"status": *"passed"' "$tmp/report.json" || true)
+echo "e2e.sh: conformance: $passed of $total cases passed" >&2
+[ "$total" -gt 0 ] && [ "$passed" -eq "$total" ]
