@@ -192,6 +192,29 @@ func TestNonRetriableErrorOneAttempt(t *testing.T) {
 	assert.Equal(t, 1, stepCalls.get())
 }
 
+// A step tool called inside another step's body is a coding error: the
+// run fails on its first attempt with the error that says why, instead
+// of being retried.
+func TestNestedStepFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	a := newApp(t, tg, appConfig{})
+	var outer counter
+	_, err := inngest.CreateFunction(a.Client, inngest.FunctionOpts{ID: "nested"}, inngest.EventTrigger(a.event("nested"), nil),
+		func(ctx context.Context, in inngest.Input[struct{}]) (any, error) {
+			return step.Run(ctx, "outer", func(ctx context.Context) (int, error) {
+				outer.inc()
+				return step.Run(ctx, "inner", func(ctx context.Context) (int, error) { return 1, nil })
+			})
+		})
+	require.NoError(t, err)
+	a.sync()
+	run := tg.finished(t, a.send(a.event("nested"), nil))
+	require.Equal(t, "Failed", run.Status)
+	assert.JSONEq(t, `{"name":"NonRetriableError","message":"inngest: step tool called inside another step's body; steps cannot be nested"}`, string(run.Output))
+	assert.Equal(t, 1, outer.get(), "the outer step's body ran once: no retry")
+}
+
 // A RetryAtError delays the next attempt to the time it names, both
 // from a step and from the function.
 func TestRetryAtHonoured(t *testing.T) {
