@@ -21,7 +21,8 @@ import (
 // across numeric types. An expression that does not compile, fails to
 // evaluate (for example a missing field) or is not true does not match.
 type celEnv struct {
-	env *cel.Env
+	env      *cel.Env
+	checkEnv *cel.Env // the server's declarations, to check expressions
 
 	mu    sync.Mutex
 	progs map[string]celResult
@@ -41,7 +42,11 @@ func newCELEnv() *celEnv {
 	if err != nil {
 		panic(fmt.Sprintf("inngesttest: building the CEL environment: %v", err))
 	}
-	return &celEnv{env: env, progs: map[string]celResult{}}
+	checkEnv, err := newCheckEnv()
+	if err != nil {
+		panic(fmt.Sprintf("inngesttest: building the CEL environment for checks: %v", err))
+	}
+	return &celEnv{env: env, checkEnv: checkEnv, progs: map[string]celResult{}}
 }
 
 // program compiles expr once.

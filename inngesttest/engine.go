@@ -184,7 +184,7 @@ func (e *Engine) register(c *inngest.Client) error {
 	if err != nil {
 		return fmt.Errorf("app %q: building its sync payload: %w", d.ID, err)
 	}
-	fns, err := parseSync(a, body)
+	fns, err := parseSync(e.cel, a, body)
 	if err != nil {
 		return fmt.Errorf("app %q: %w", d.ID, err)
 	}
@@ -263,6 +263,11 @@ func (e *Engine) Start(fn Function, evt inngest.Event[any], opts ...RunOption) *
 		evt.Name = defaultEventName(f)
 	}
 	raw, _, err := e.normalizeEvent(evt)
+	if err == nil {
+		// As strict as the server: an event that would not start the
+		// function does not start it here either.
+		err = f.startableBy(e.cel, evt.Name, raw)
+	}
 	if err != nil {
 		e.mu.Unlock()
 		e.t.Fatalf("inngesttest: Start %s: %v", f.ID, err)
@@ -286,7 +291,7 @@ func defaultEventName(f *fnDef) string {
 			return t.Event
 		}
 	}
-	return "inngest/scheduled.timer"
+	return cronEvent
 }
 
 // lookup finds a function by full ID or, with one app registered, by its

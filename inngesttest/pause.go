@@ -67,6 +67,9 @@ func (e *Engine) startPause(r *Run, st *Step, op opcode) {
 		if err == nil && p.event == "" {
 			err = fmt.Errorf("opts.event is empty")
 		}
+		if err == nil && p.expr != "" && !e.checkWaitExpr(r, st, p.expr) {
+			return
+		}
 	case wire.OpWaitForSignal:
 		var o struct {
 			Signal   string `json:"signal"`
@@ -337,4 +340,21 @@ func (e *Engine) doFetch(it *item) {
 		result = mustMarshal(map[string]any{"body": string(resBody), "headers": hs, "status_code": status, "url": o.URL})
 	}
 	e.resolvePause(p, mustMarshal(map[string]json.RawMessage{"data": result}), result, nil, fmt.Sprintf("fetched: %d", status))
+}
+
+// checkWaitExpr checks a wait's expression as the server does when the
+// wait opcode arrives: one that does not compile fails the run at once,
+// without retries, with an InvalidExpression error; one that compiles but
+// breaks the restrictive policy of cancel expressions is only logged, as
+// the server logs it.
+func (e *Engine) checkWaitExpr(r *Run, st *Step, expr string) bool {
+	if err := e.cel.check(expr, checkCompile); err != nil {
+		msg := fmt.Sprintf("step.WaitForEvent %q: its If expression %q %v", st.ID, expr, err)
+		e.failRun(r, nil, map[string]any{"name": "InvalidExpression", "message": msg, "error": msg})
+		return false
+	}
+	if err := e.cel.check(expr, checkRestrictive); err != nil {
+		e.t.Logf("inngesttest: run %s of %s: step.WaitForEvent %q: its If expression %q %v; the server accepts it but logs a warning", r.id, r.fn.ID, st.ID, expr, err)
+	}
+	return true
 }
