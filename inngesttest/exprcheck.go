@@ -205,39 +205,39 @@ func expressions(f *fnPayload, raw json.RawMessage) []exprField {
 	}
 	for i, t := range f.Triggers {
 		if t.Event != "" {
-			add(fmt.Sprintf("the expression of trigger %d (event %q)", i, t.Event), t.Expression, checkCompile)
+			add(fmt.Sprintf("trigger %d (event %q) Expression", i, t.Event), t.Expression, checkCompile)
 		}
 	}
 	for i, c := range f.Cancel {
-		add(fmt.Sprintf("Cancel[%d].If (or Match)", i), c.If, checkRestrictive)
+		add(fmt.Sprintf("FunctionOpts.Cancel[%d].If (or Match)", i), c.If, checkRestrictive)
 	}
 	var x fnExpressions
 	_ = json.Unmarshal(raw, &x)
 	var conc []struct{ Key string }
 	if json.Unmarshal(x.Concurrency, &conc) == nil {
 		for i, c := range conc {
-			add(fmt.Sprintf("Concurrency[%d].Key", i), c.Key, checkParse)
+			add(fmt.Sprintf("FunctionOpts.Concurrency[%d].Key", i), c.Key, checkParse)
 		}
 	}
 	if x.Throttle != nil {
-		add("Throttle.Key", x.Throttle.Key, checkParse, "the server does not check it at sync, but cannot evaluate it, and throttles every run under one key")
+		add("FunctionOpts.Throttle.Key", x.Throttle.Key, checkParse, "the server does not check it at sync, but cannot evaluate it, and throttles every run under one key")
 	}
 	if x.RateLimit != nil {
-		add("RateLimit.Key", x.RateLimit.Key, checkCompile)
+		add("FunctionOpts.RateLimit.Key", x.RateLimit.Key, checkCompile)
 	}
-	add("Idempotency", x.Idempotency, checkCompile)
+	add("FunctionOpts.Idempotency", x.Idempotency, checkCompile)
 	if x.Debounce != nil {
-		add("Debounce.Key", x.Debounce.Key, checkCompile)
+		add("FunctionOpts.Debounce.Key", x.Debounce.Key, checkCompile)
 	}
 	if x.BatchEvents != nil {
-		add("BatchEvents.Key", x.BatchEvents.Key, checkCompile)
-		add("BatchEvents.If", x.BatchEvents.If, checkCompile)
+		add("FunctionOpts.BatchEvents.Key", x.BatchEvents.Key, checkCompile)
+		add("FunctionOpts.BatchEvents.If", x.BatchEvents.If, checkCompile)
 	}
 	if x.Priority != nil {
-		add("Priority.Run", x.Priority.Run, checkCompile, "the server checks only its syntax at sync, but compiles it before each run, and ignores the priority when that fails")
+		add("FunctionOpts.Priority.Run", x.Priority.Run, checkCompile, "the server checks only its syntax at sync, but compiles it before each run, and ignores the priority when that fails")
 	}
 	if x.Singleton != nil {
-		add("Singleton.Key", x.Singleton.Key, checkParse, "the server does not check it at sync, but cannot evaluate it, and ignores the singleton")
+		add("FunctionOpts.Singleton.Key", x.Singleton.Key, checkParse, "the server does not check it at sync, but cannot evaluate it, and ignores the singleton")
 	}
 	return out
 }
