@@ -312,6 +312,28 @@ func (e *Engine) lookup(fn Function) *fnDef {
 	return nil
 }
 
+// fullID is the full ID of the function fn names: as lookup finds it,
+// or fn's own ID when no such function is registered.
+func (e *Engine) fullID(fn Function) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if f := e.lookup(fn); f != nil {
+		return f.ID
+	}
+	if fn == nil {
+		return ""
+	}
+	return fn.FullID()
+}
+
+// registered reports whether a function with this full ID is registered.
+func (e *Engine) registered(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.fns[id]
+	return ok
+}
+
 func (e *Engine) functionIDs() []string {
 	ids := make([]string, len(e.fnOrder))
 	for i, f := range e.fnOrder {
