@@ -121,7 +121,7 @@ func (e *Engine) startPause(r *Run, st *Step, op opcode) {
 			p.invoked = e.startInvoked(target, r, st, o.Payload.Data, o.Payload.User, o.Payload.V, p.until)
 			p.invoked.invokedBy = p
 		}
-	case wire.OpGateway, "AIGateway":
+	case wire.OpGateway:
 		r.outstanding++
 		r.pauses[st.Hash] = p
 		r.log(Entry{Kind: EntryWait, Step: st.ID, Detail: "fetch " + fetchTarget(op.Opts)})
@@ -262,8 +262,8 @@ func fetchTarget(opts json.RawMessage) string {
 	return strings.TrimSpace(firstNonEmpty(o.Method, "POST") + " " + o.URL)
 }
 
-// doFetch makes a step.Fetch (Gateway) or AIGateway request, as the
-// server does for the function, and resolves the step with the response.
+// doFetch makes a step.Fetch (Gateway) request, as the server does for
+// the function, and resolves the step with the response.
 func (e *Engine) doFetch(it *item) {
 	p := it.pause
 	if p.resolved || p.run.done() {
@@ -274,22 +274,13 @@ func (e *Engine) doFetch(it *item) {
 		Method  string            `json:"method"`
 		Headers map[string]string `json:"headers"`
 		Body    json.RawMessage   `json:"body"`
-		AuthKey string            `json:"auth_key"`
 	}
 	_ = json.Unmarshal(p.opts, &o)
-	var body []byte
-	if p.kind == KindAI {
-		body = o.Body
-		if o.Method == "" {
-			o.Method = http.MethodPost
-		}
-	} else {
-		var s string
-		_ = json.Unmarshal(o.Body, &s)
-		body = []byte(s)
-		if o.Method == "" {
-			o.Method = http.MethodGet
-		}
+	var s string
+	_ = json.Unmarshal(o.Body, &s)
+	body := []byte(s)
+	if o.Method == "" {
+		o.Method = http.MethodGet
 	}
 	client := e.fetch
 	var (
@@ -307,9 +298,6 @@ func (e *Engine) doFetch(it *item) {
 		for k, v := range o.Headers {
 			req.Header.Set(k, v)
 		}
-		if o.AuthKey != "" {
-			req.Header.Set("Authorization", "Bearer "+o.AuthKey)
-		}
 		var res *http.Response
 		if res, err = client.Do(req); err != nil {
 			return
@@ -326,19 +314,11 @@ func (e *Engine) doFetch(it *item) {
 		e.resolvePause(p, mustMarshal(map[string]json.RawMessage{"error": errJSON}), nil, stepError(p.step.ID, errJSON), "fetch failed: "+err.Error())
 		return
 	}
-	var result json.RawMessage
-	if p.kind == KindAI {
-		result = resultOf(resBody)
-		if result == nil {
-			result = json.RawMessage("null")
-		}
-	} else {
-		hs := map[string]string{}
-		for k, v := range headers {
-			hs[k] = strings.Join(v, ",")
-		}
-		result = mustMarshal(map[string]any{"body": string(resBody), "headers": hs, "status_code": status, "url": o.URL})
+	hs := map[string]string{}
+	for k, v := range headers {
+		hs[k] = strings.Join(v, ",")
 	}
+	result := mustMarshal(map[string]any{"body": string(resBody), "headers": hs, "status_code": status, "url": o.URL})
 	e.resolvePause(p, mustMarshal(map[string]json.RawMessage{"data": result}), result, nil, fmt.Sprintf("fetched: %d", status))
 }
 
