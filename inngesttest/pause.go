@@ -330,7 +330,7 @@ func (e *Engine) doFetch(it *item) {
 func (e *Engine) checkWaitExpr(r *Run, st *Step, expr string) bool {
 	if err := e.cel.check(expr, checkCompile); err != nil {
 		msg := fmt.Sprintf("step.WaitForEvent %q: its If expression %q %v", st.ID, expr, err)
-		e.failRun(r, nil, map[string]any{"name": "InvalidExpression", "message": msg, "error": msg})
+		e.failRun(r, nil, map[string]any{"name": "InvalidExpression", "message": msg, "error": "InvalidExpression: " + msg})
 		return false
 	}
 	if err := e.cel.check(expr, checkRestrictive); err != nil {
