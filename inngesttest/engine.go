@@ -116,10 +116,10 @@ func New(t testing.TB, opts ...Option) *Engine {
 		rep = t
 	}
 	e := &Engine{
-		t:         rep,
-		now:       time.Now().UTC().Truncate(time.Second),
-		ids:       newIDs(),
-		cel:       newCELEnv(),
+		t:   rep,
+		now: time.Now().UTC().Truncate(time.Second),
+		ids: newIDs(),
+
 		apps:      map[string]*app{},
 		fns:       map[string]*fnDef{},
 		runByID:   map[string]*Run{},
@@ -127,6 +127,9 @@ func New(t testing.TB, opts ...Option) *Engine {
 		sendSeeds: map[string][]string{},
 		fetch:     http.DefaultClient,
 	}
+	// Expressions run while the engine's lock is held: now() reads the
+	// virtual clock.
+	e.cel = newCELEnv(func() time.Time { return e.now })
 	e.transport = &transport{e: e}
 	for _, o := range opts {
 		o(e)

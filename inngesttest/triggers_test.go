@@ -131,3 +131,43 @@ func TestCancelNamesMatchExactly(t *testing.T) {
 	eng.Send(evt("shop/stop", nil))
 	r1.RequireCancelled(t)
 }
+
+// The server's own CEL functions, which Register accepts, evaluate too,
+// now() reading the virtual clock.
+func TestServerFunctionsEvaluate(t *testing.T) {
+	start := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	eng := inngesttest.New(t, inngesttest.WithStartTime(start))
+	c := newClient(t, eng)
+	for id, expr := range map[string]string{
+		"lower":  `lowercase(event.data.tier) == 'vip'`,
+		"upper":  `uppercase(event.data.tier) == 'VIP'`,
+		"b64":    `b64decode(event.data.token) == 'hi'`,
+		"json":   `json_parse(event.data.raw).n == 2.0`,
+		"recent": `date(event.data.at) > now_minus("1h") && date(event.data.at) < now_plus("1m")`,
+		"millis": `date(event.data.ms) == date("2026-03-01T11:30:00Z")`,
+	} {
+		must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: id}, inngest.EventTrigger("shop/vip", &expr), noop))
+	}
+	eng.Register(c)
+	data := map[string]any{
+		"tier": "ViP", "token": "aGk=", "raw": `{"n":2}`,
+		"at": "2026-03-01T11:30:00Z", "ms": start.Add(-30 * time.Minute).UnixMilli(),
+	}
+	ids := startedBy(eng, "shop/vip", data)
+	slices.Sort(ids)
+	assert.Equal(t, []string{"shop-b64", "shop-json", "shop-lower", "shop-millis", "shop-recent", "shop-upper"}, ids)
+
+	eng.Advance(2 * time.Hour)
+	data["ms"] = eng.Now().Add(-30 * time.Minute).UnixMilli()
+	ids = startedBy(eng, "shop/vip", data)
+	slices.Sort(ids)
+	assert.Equal(t, []string{"shop-b64", "shop-json", "shop-lower", "shop-upper"}, ids, "at is 90 minutes old by now; ms is not 11:30")
+}
+
+func startedBy(eng *inngesttest.Engine, name string, data any) []string {
+	var ids []string
+	for _, r := range eng.Send(evt(name, data)) {
+		ids = append(ids, r.FunctionID())
+	}
+	return ids
+}
