@@ -159,6 +159,11 @@ func (e *Engine) HTTPClient() *http.Client { return &http.Client{Transport: e.tr
 // the sync payload each client sends to Inngest. Register after creating
 // the functions; registering a client again syncs it again.
 //
+// Like the server, Register refuses an app with an expression the server
+// would refuse (a trigger, cancel, flow-control, batch, priority,
+// singleton or idempotency expression), and fails the test naming each
+// function and field; see the package documentation.
+//
 // In cloud mode the engine signs every call with the client's signing
 // key, and the handler verifies it; in dev mode calls are not signed.
 func (e *Engine) Register(clients ...*inngest.Client) {
@@ -240,9 +245,12 @@ type RunOption interface{ applyRun(*Run) }
 // answers times out. To deliver events to a waiting run, use OnPause or
 // After, or Start, Send and Wait.
 //
-// An event without a name gets the function's first event trigger. The
-// event is listed by Events but does not trigger other functions; use
-// Send for that.
+// The event must be one that would start fn on the server: its name
+// matches one of fn's event triggers and that trigger's expression is
+// true for it; otherwise Run fails the test and lists fn's triggers. An
+// event without a name gets the name of fn's first event trigger (for a
+// cron function, inngest/scheduled.timer). The event is listed by Events
+// but does not trigger other functions; use Send for that.
 func (e *Engine) Run(fn Function, evt inngest.Event[any], opts ...RunOption) *Run {
 	e.t.Helper()
 	r := e.Start(fn, evt, opts...)
