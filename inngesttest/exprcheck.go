@@ -41,7 +41,11 @@ import (
 //   - parsed only: concurrency keys; throttle and singleton keys, which
 //     the server does not check at sync but cannot evaluate at run time
 //     (it then throttles every run under one key, or ignores the
-//     singleton).
+//     singleton). The server parses these after replacing literals with
+//     variables, which lets a few broken literals through (an
+//     unterminated string); the engine parses them as written.
+
+// exprCheck is how the server checks an expression field.
 type exprCheck int
 
 const (
