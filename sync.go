@@ -370,10 +370,10 @@ func (c *Client) syncApp(ctx context.Context, appURL, deployID, serverKind strin
 }
 
 // invalidHint lists the expressions to check when the server refused the
-// sync with "At least one function is invalid", which names neither the
-// function nor the field.
+// sync with its bare "At least one function is invalid", which names
+// neither the function nor the field.
 func invalidHint(serverErr string, fns []fnConfig) string {
-	if !strings.Contains(strings.ToLower(serverErr), "function is invalid") {
+	if !strings.EqualFold(strings.TrimSpace(serverErr), "At least one function is invalid") {
 		return ""
 	}
 	var parts []string
