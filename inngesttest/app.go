@@ -207,6 +207,9 @@ func (f *fnDef) startableBy(c *celEnv, name string, raw json.RawMessage) error {
 	msg := fmt.Sprintf("event %q does not trigger %s, whose triggers are %s", name, f.ID, f.describeTriggers())
 	if len(evalErrs) > 0 {
 		msg += "; " + strings.Join(evalErrs, "; ")
+		if strings.Contains(msg, "no such key") {
+			msg += " (the engine cannot evaluate an expression over a field the event lacks, which the server reads as null: give the event the field)"
+		}
 	}
 	return errors.New(msg)
 }

@@ -47,7 +47,8 @@ func TestRunRefusesAnEventThatDoesNotTrigger(t *testing.T) {
 	// An expression that does not evaluate for the event does not
 	// trigger either, and the message says why.
 	msg = startFailure(t, big, evt("shop/order.created", map[string]any{"count": 5}))
-	assert.Contains(t, msg, `event "shop/order.created" does not trigger shop-big, `+triggers+`; expression "event.data.total > 10": no such key: total`)
+	assert.Contains(t, msg, `event "shop/order.created" does not trigger shop-big, `+triggers+`; expression "event.data.total > 10": no such key: total`+
+		` (the engine cannot evaluate an expression over a field the event lacks, which the server reads as null: give the event the field)`)
 
 	for _, ok := range []inngest.Event[any]{
 		evt("shop/order.created", map[string]any{"total": 20}),
