@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/go-inngest/inngest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-inngest/inngest"
 )
 
 // Assertions in the style of the testing package: each takes a

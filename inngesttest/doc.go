@@ -51,8 +51,8 @@
 //   - Register checks every expression of every function as the server
 //     checks it at sync, in the server's CEL environment (the variables
 //     event, async and vars; no "events"): trigger expressions, debounce,
-//     rate-limit, idempotency and batch keys, batch if and priority run
-//     must compile; cancel expressions must compile and use no macros
+//     rate-limit, idempotency and batch keys and batch if must compile;
+//     cancel expressions must compile and use no macros
 //     and no function calls besides comparisons, logic, indexing, "in"
 //     and int, uint and double; concurrency keys must parse. It also
 //     refuses throttle and singleton keys that do not parse and priority
