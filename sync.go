@@ -339,7 +339,8 @@ func (h *handler) syncInBand(w http.ResponseWriter, r *http.Request, body []byte
 // syncApp posts the sync payload to {api}/fn/register and reports
 // whether Inngest saw a change.
 func (c *Client) syncApp(ctx context.Context, appURL, deployID, serverKind string) (bool, error) {
-	body, err := marshalNoEscape(c.registerBody(appURL))
+	reg := c.registerBody(appURL)
+	body, err := marshalNoEscape(reg)
 	if err != nil {
 		return false, fmt.Errorf("inngest: encoding the sync payload: %w", err)
 	}
@@ -363,9 +364,64 @@ func (c *Client) syncApp(ctx context.Context, appURL, deployID, serverKind strin
 	}
 	_ = json.Unmarshal(rb, &out)
 	if status < 200 || status > 299 {
-		return false, fmt.Errorf("inngest: sync: %s answered %d: %s", c.cfg.apiBase, status, errText(out.Error, rb))
+		return false, fmt.Errorf("inngest: sync: %s answered %d: %s%s", c.cfg.apiBase, status, errText(out.Error, rb), invalidHint(out.Error, reg.Functions))
 	}
 	return out.Modified, nil
+}
+
+// invalidHint lists the expressions to check when the server refused the
+// sync with its bare "At least one function is invalid", which names
+// neither the function nor the field.
+func invalidHint(serverErr string, fns []fnConfig) string {
+	if !strings.EqualFold(strings.TrimSpace(serverErr), "At least one function is invalid") {
+		return ""
+	}
+	var parts []string
+	for _, f := range fns {
+		var fields []string
+		add := func(field, expr string) {
+			if expr != "" {
+				fields = append(fields, fmt.Sprintf("%s %q", field, expr))
+			}
+		}
+		for i, t := range f.Triggers {
+			add(fmt.Sprintf("trigger %d Expression", i), t.Expression)
+		}
+		for i, x := range f.Cancel {
+			add(fmt.Sprintf("Cancel[%d].If", i), x.If)
+		}
+		for i, x := range f.Concurrency {
+			add(fmt.Sprintf("Concurrency[%d].Key", i), x.Key)
+		}
+		if x := f.Throttle; x != nil {
+			add("Throttle.Key", x.Key)
+		}
+		if x := f.RateLimit; x != nil {
+			add("RateLimit.Key", x.Key)
+		}
+		add("Idempotency", f.Idempotency)
+		if x := f.Debounce; x != nil {
+			add("Debounce.Key", x.Key)
+		}
+		if x := f.BatchEvents; x != nil {
+			add("BatchEvents.Key", x.Key)
+			add("BatchEvents.If", x.If)
+		}
+		if x := f.Priority; x != nil {
+			add("Priority.Run", x.Run)
+		}
+		if x := f.Singleton; x != nil {
+			add("Singleton.Key", x.Key)
+		}
+		if len(fields) > 0 {
+			parts = append(parts, f.ID+": "+strings.Join(fields, ", "))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " (the server does not say which; check these CEL expressions, or register the app with an inngesttest.Engine, " +
+		"which names the invalid ones: " + strings.Join(parts, "; ") + ")"
 }
 
 // apiAttempts bounds the attempts of one request to the Inngest API.

@@ -2,6 +2,7 @@ package inngesttest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -83,8 +84,10 @@ type fnPayload struct {
 	} `json:"timeouts"`
 }
 
-// parseSync reads the functions of a sync payload for app a.
-func parseSync(a *app, body []byte) ([]*fnDef, error) {
+// parseSync reads the functions of a sync payload for app a, and refuses
+// it, as the server would, when an expression does not pass the server's
+// checks.
+func parseSync(c *celEnv, a *app, body []byte) ([]*fnDef, error) {
 	var p syncPayload
 	if err := json.Unmarshal(body, &p); err != nil {
 		return nil, fmt.Errorf("reading the sync payload: %w", err)
@@ -93,10 +96,15 @@ func parseSync(a *app, body []byte) ([]*fnDef, error) {
 		return nil, fmt.Errorf("the sync payload names app %q, expected %q", p.AppName, a.id)
 	}
 	fns := make([]*fnDef, 0, len(p.Functions))
+	var invalid []error
 	for _, raw := range p.Functions {
 		var f fnPayload
 		if err := json.Unmarshal(raw, &f); err != nil {
 			return nil, fmt.Errorf("reading a function of the sync payload: %w", err)
+		}
+		if err := c.checkExpressions(&f, raw); err != nil {
+			invalid = append(invalid, err)
+			continue
 		}
 		step, ok := f.Steps["step"]
 		if !ok || step.Runtime.URL == "" {
@@ -127,6 +135,9 @@ func parseSync(a *app, body []byte) ([]*fnDef, error) {
 		}
 		fns = append(fns, d)
 	}
+	if len(invalid) > 0 {
+		return nil, fmt.Errorf("the server would refuse the sync (\"At least one function is invalid\"):\n%w", errors.Join(invalid...))
+	}
 	return fns, nil
 }
 
@@ -151,12 +162,70 @@ func (f *fnDef) triggeredBy(c *celEnv, name string, raw json.RawMessage) (bool, 
 	return false, nil
 }
 
-// eventNameMatches compares a trigger's event name with an event's: an
-// exact match, or a prefix match for a trigger ending in "*"
-// ("shop/*").
+// eventNameMatches compares a trigger's event name with an event's, as
+// the server does: an exact match, or a wildcard after a "/" or "."
+// ("shop/*", "shop/order.*"), which matches every name that begins with
+// the part before the "*". A "*" anywhere else is not a wildcard: "shop*"
+// and "*" match only events named so.
 func eventNameMatches(pattern, name string) bool {
-	if p, ok := strings.CutSuffix(pattern, "*"); ok {
-		return strings.HasPrefix(name, p)
+	if pattern == name {
+		return true
 	}
-	return pattern == name
+	prefix, ok := strings.CutSuffix(pattern, "*")
+	return ok && (strings.HasSuffix(prefix, "/") || strings.HasSuffix(prefix, ".")) && strings.HasPrefix(name, prefix)
+}
+
+// cronEvent is the name of the event of a run a cron trigger starts.
+const cronEvent = "inngest/scheduled.timer"
+
+// startableBy reports why an event with this name and body would not
+// start f, as the server sees it, or nil: none of f's event triggers
+// matches it (by name, then expression), and it is not a cron function's
+// timer.
+func (f *fnDef) startableBy(c *celEnv, name string, raw json.RawMessage) error {
+	hasCron := false
+	var evalErrs []string
+	for _, t := range f.Triggers {
+		if t.Cron != "" {
+			hasCron = true
+		}
+		if t.Event == "" || !eventNameMatches(t.Event, name) {
+			continue
+		}
+		ok, err := c.match(t.Expression, raw, nil)
+		if err != nil {
+			evalErrs = append(evalErrs, err.Error())
+			continue
+		}
+		if ok {
+			return nil
+		}
+	}
+	if hasCron && name == cronEvent {
+		return nil
+	}
+	msg := fmt.Sprintf("event %q does not trigger %s, whose triggers are %s", name, f.ID, f.describeTriggers())
+	if len(evalErrs) > 0 {
+		msg += "; " + strings.Join(evalErrs, "; ")
+		if strings.Contains(msg, "no such key") {
+			msg += " (the engine cannot evaluate an expression over a field the event lacks, which the server reads as null: give the event the field)"
+		}
+	}
+	return errors.New(msg)
+}
+
+// describeTriggers lists f's triggers as the function declares them.
+func (f *fnDef) describeTriggers() string {
+	parts := make([]string, 0, len(f.Triggers))
+	for _, t := range f.Triggers {
+		switch {
+		case t.Cron != "":
+			parts = append(parts, fmt.Sprintf("cron %q (its runs get an event named %s)", t.Cron, cronEvent))
+		case t.Expression != "":
+			parts = append(parts, fmt.Sprintf("event %q if %s", t.Event, t.Expression))
+		default:
+			parts = append(parts, fmt.Sprintf("event %q", t.Event))
+		}
+	}
+	return "[" + strings.Join(parts, ", ") + "]"
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-inngest/inngest"
 )
 
 // Assertions in the style of the testing package: each takes a
@@ -108,29 +110,76 @@ func (r *Run) RequireElapsed(t testing.TB, want time.Duration) *Run {
 }
 
 // RequireFailureHandlerRan requires the run's inngest/function.failed
-// event to have started exactly one run (its OnFailure handler), and
-// that run to have completed. It returns the handler's run.
+// event to have started its function's OnFailure handler (the companion
+// function "<function ID>-failure") exactly once, and that run to have
+// completed. It returns the handler's run.
+//
+// Other functions the failure started, such as a CreateFailureFunction
+// handler for the whole app, are not counted: check one of those with
+// RequireFailureFunctionRan.
 func (r *Run) RequireFailureHandlerRan(t testing.TB) *Run {
 	t.Helper()
-	return r.requireHandler(t, "failure", r.FailureHandlers())
+	return r.requireHandler(t, "failure", inngest.FunctionFailedEvent, r.fn.ID+"-failure", "OnFailure")
+}
+
+// RequireFailureFunctionRan requires the run's inngest/function.failed
+// event to have started fn exactly once, and that run to have completed:
+// fn is a function created with CreateFailureFunction (or any function
+// triggered by inngest/function.failed), named as for Run. It returns
+// fn's run.
+func (r *Run) RequireFailureFunctionRan(t testing.TB, fn Function) *Run {
+	t.Helper()
+	return r.requireHandler(t, "failure", inngest.FunctionFailedEvent, r.e.fullID(fn), "")
 }
 
 // RequireCancelHandlerRan requires the run's inngest/function.cancelled
-// event to have started exactly one run (its OnCancel handler), and that
-// run to have completed. It returns the handler's run.
+// event to have started its function's OnCancel handler (the companion
+// function "<function ID>-cancel") exactly once, and that run to have
+// completed. It returns the handler's run. Check another function
+// triggered by inngest/function.cancelled with RequireCancelFunctionRan.
 func (r *Run) RequireCancelHandlerRan(t testing.TB) *Run {
 	t.Helper()
-	return r.requireHandler(t, "cancellation", r.CancelHandlers())
+	return r.requireHandler(t, "cancellation", inngest.FunctionCancelledEvent, r.fn.ID+"-cancel", "OnCancel")
 }
 
-func (r *Run) requireHandler(t testing.TB, kind string, runs []*Run) *Run {
+// RequireCancelFunctionRan requires the run's inngest/function.cancelled
+// event to have started fn exactly once, and that run to have completed.
+// It returns fn's run.
+func (r *Run) RequireCancelFunctionRan(t testing.TB, fn Function) *Run {
 	t.Helper()
+	return r.requireHandler(t, "cancellation", inngest.FunctionCancelledEvent, r.e.fullID(fn), "")
+}
+
+// requireHandler requires the run's system event to have started the
+// function handlerID exactly once, and that run to have completed. opt
+// names the option that creates the handler when it is the function's
+// own companion ("OnFailure", "OnCancel").
+func (r *Run) requireHandler(t testing.TB, kind, event, handlerID, opt string) *Run {
+	t.Helper()
+	all := r.handlers(event)
+	var runs []*Run
+	for _, h := range all {
+		if h.fn.ID == handlerID {
+			runs = append(runs, h)
+		}
+	}
 	if len(runs) != 1 {
-		ids := make([]string, len(runs))
-		for i, h := range runs {
+		which := handlerID
+		if opt != "" {
+			which += ", its " + opt + " handler"
+		}
+		var hint string
+		if !r.e.registered(handlerID) {
+			hint = "; no function " + handlerID + " is registered"
+			if opt == "OnFailure" {
+				hint += " (give the function an OnFailure handler, or check a CreateFailureFunction's run with RequireFailureFunctionRan)"
+			}
+		}
+		ids := make([]string, len(all))
+		for i, h := range all {
 			ids[i] = h.fn.ID + " " + h.id
 		}
-		r.fatalf(t, "want exactly one %s handler run, got %d %v", kind, len(runs), ids)
+		r.fatalf(t, "want exactly one %s handler run, got %d (of %s)%s; %s started %v", kind, len(runs), which, hint, event, ids)
 	}
 	h := runs[0]
 	if h.Status() != Completed {
@@ -140,7 +189,8 @@ func (r *Run) requireHandler(t testing.TB, kind string, runs []*Run) *Run {
 }
 
 // RequireNoFailureHandler requires the run's failure to have started no
-// handler run (or the run not to have failed).
+// run at all (or the run not to have failed): neither its OnFailure
+// handler nor any other function, such as a CreateFailureFunction.
 func (r *Run) RequireNoFailureHandler(t testing.TB) *Run {
 	t.Helper()
 	if hs := r.FailureHandlers(); len(hs) > 0 {

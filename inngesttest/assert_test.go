@@ -127,3 +127,63 @@ func TestUnknownFunction(t *testing.T) {
 	require.Len(t, rec.msgs, 1)
 	assert.Contains(t, rec.msgs[0], `no function "shop-unknown" is registered; registered: shop-known`)
 }
+
+// The README advises an OnFailure handler per function and a
+// CreateFailureFunction for the app's alerts. With both, a failure starts
+// two handler runs, and each assertion selects the handler it means.
+func TestHandlerAssertionsSelectTheirHandler(t *testing.T) {
+	eng := inngesttest.New(t)
+	c := newClient(t, eng)
+	fail := func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
+		return nil, inngest.NoRetryError(errors.New("card declined"))
+	}
+	pay := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "pay",
+		OnFailure: inngest.OnFailure(func(ctx context.Context, f inngest.Failure[map[string]any]) (any, error) { return "refunded", nil }),
+	}, inngest.EventTrigger("shop/pay", nil), fail))
+	ship := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "ship"}, inngest.EventTrigger("shop/ship", nil), fail))
+	alerts := must(inngest.CreateFailureFunction(c, inngest.FunctionOpts{ID: "alerts"}, inngest.FailureFilter{},
+		func(ctx context.Context, f inngest.Failure[map[string]any]) (any, error) { return "paged", nil }))
+	eng.Register(c)
+
+	run := eng.Run(pay, evt("shop/pay", nil)).RequireFailed(t)
+	require.Len(t, run.FailureHandlers(), 2)
+	run.RequireFailureHandlerRan(t).RequireOutput(t, "refunded")
+	run.RequireFailureFunctionRan(t, alerts).RequireOutput(t, "paged")
+	run.RequireFailureFunctionRan(t, inngesttest.FunctionID("alerts")).RequireOutput(t, "paged")
+	msg := failure(t, func(tb testing.TB) { run.RequireNoFailureHandler(tb) })
+	assert.Contains(t, msg, "want no failure handler run, got 2")
+
+	// A function without OnFailure: the app's failure function ran, its
+	// own handler did not exist, and the message says what to use.
+	run = eng.Run(ship, evt("shop/ship", nil)).RequireFailed(t)
+	run.RequireFailureFunctionRan(t, alerts).RequireOutput(t, "paged")
+	msg = failure(t, func(tb testing.TB) { run.RequireFailureHandlerRan(tb) })
+	assert.Contains(t, msg, "want exactly one failure handler run, got 0 (of shop-ship-failure, its OnFailure handler); "+
+		"no function shop-ship-failure is registered (give the function an OnFailure handler, or check a CreateFailureFunction's run with RequireFailureFunctionRan); "+
+		"inngest/function.failed started [shop-alerts ")
+	msg = failure(t, func(tb testing.TB) { run.RequireFailureFunctionRan(tb, pay) })
+	assert.Contains(t, msg, "want exactly one failure handler run, got 0 (of shop-pay); inngest/function.failed started [shop-alerts ")
+}
+
+// Cancellation assertions select their handler the same way.
+func TestCancelAssertionsSelectTheirHandler(t *testing.T) {
+	eng := inngesttest.New(t)
+	c := newClient(t, eng)
+	fn := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "nap",
+		Cancel:   []inngest.Cancel{{Event: "shop/stop"}},
+		OnCancel: inngest.OnCancel(func(ctx context.Context, c inngest.Cancellation[map[string]any]) (any, error) { return "cleaned", nil }),
+	}, inngest.EventTrigger("shop/nap", nil), func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
+		return nil, step.Sleep(ctx, "nap", time.Hour)
+	}))
+	audit := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "audit"}, inngest.EventTrigger(inngest.FunctionCancelledEvent, nil),
+		func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) { return "logged", nil }))
+	eng.Register(c)
+
+	run := eng.Start(fn, evt("shop/nap", nil))
+	eng.Send(evt("shop/stop", nil))
+	eng.Wait(run)
+	run.RequireCancelled(t)
+	require.Len(t, run.CancelHandlers(), 2)
+	run.RequireCancelHandlerRan(t).RequireOutput(t, "cleaned")
+	run.RequireCancelFunctionRan(t, audit).RequireOutput(t, "logged")
+}

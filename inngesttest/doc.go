@@ -43,12 +43,43 @@
 // that ends emits inngest/function.finished. Runs triggered by
 // inngest/function.failed emit nothing.
 //
+// # As strict as the server
+//
+// What the server would refuse, the engine refuses, so that a mistake
+// fails a unit test instead of a deploy:
+//
+//   - Register checks every expression of every function as the server
+//     checks it at sync, in the server's CEL environment (the variables
+//     event, async and vars; no "events"): trigger expressions, debounce,
+//     rate-limit, idempotency and batch keys and batch if must compile;
+//     cancel expressions must compile and use no macros
+//     and no function calls besides comparisons, logic, indexing, "in"
+//     and int, uint and double; concurrency keys must parse. It also
+//     refuses throttle and singleton keys that do not parse and priority
+//     expressions that do not compile, which the server's sync lets
+//     through but it cannot evaluate later. The error names each
+//     function and field.
+//   - A step.WaitForEvent whose If does not compile fails its run at
+//     once, without retries, with an InvalidExpression error naming the
+//     step, as on the server.
+//   - Run and Start refuse an event that would not start the function:
+//     its name must match one of the function's event triggers and that
+//     trigger's expression must be true for it (a cron function takes an
+//     event without a name, or named inngest/scheduled.timer). The error
+//     lists the function's triggers.
+//
+// Event names match as on the server: exactly, or by a wildcard after a
+// "/" or "." ("shop/*", "shop/order.*"); a "*" elsewhere is part of the
+// name. Cancellations match names exactly.
+//
 // # Events
 //
 // Engine.Send delivers events as the event API would: they cancel runs
 // (Cancel options), resume waits (step.WaitForEvent) and trigger
 // functions, with trigger, cancel and wait expressions evaluated by a
-// real CEL implementation. Events a function sends (step.SendEvent,
+// real CEL implementation, with the server's functions (lowercase,
+// uppercase, b64decode, json_parse, date, now, now_plus, now_minus; now
+// is the virtual time). Events a function sends (step.SendEvent,
 // Client.Send) reach the engine when the app's client is created with
 // the engine's HTTPClient:
 //
@@ -63,7 +94,8 @@
 //
 // # Driving the engine
 //
-// Engine.Run runs a function to the end, skipping time as needed.
+// Engine.Run runs a function to the end, skipping time as needed, with
+// an event that triggers it.
 // Engine.Start, Send, Signal and Advance move step by step: Start and
 // Send do what happens at the current instant and return, leaving runs
 // paused; Advance moves the clock; Wait finishes everything. OnPause and
@@ -92,6 +124,12 @@
 // result, so its body never runs. Run's Require methods, and StepCheck's,
 // take a testing.TB and fail with what was expected, what was found and
 // the run's timeline.
+//
+// A failed run can start several handlers: its function's OnFailure
+// companion and a CreateFailureFunction for the whole app, say.
+// RequireFailureHandlerRan checks the function's own OnFailure handler,
+// RequireFailureFunctionRan a given failure function; likewise
+// RequireCancelHandlerRan and RequireCancelFunctionRan.
 //
 // Flow control (concurrency, throttling, rate limits, debounce,
 // batching, priority, idempotency keys, singletons) is not modelled:

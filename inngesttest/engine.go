@@ -116,10 +116,10 @@ func New(t testing.TB, opts ...Option) *Engine {
 		rep = t
 	}
 	e := &Engine{
-		t:         rep,
-		now:       time.Now().UTC().Truncate(time.Second),
-		ids:       newIDs(),
-		cel:       newCELEnv(),
+		t:   rep,
+		now: time.Now().UTC().Truncate(time.Second),
+		ids: newIDs(),
+
 		apps:      map[string]*app{},
 		fns:       map[string]*fnDef{},
 		runByID:   map[string]*Run{},
@@ -127,6 +127,9 @@ func New(t testing.TB, opts ...Option) *Engine {
 		sendSeeds: map[string][]string{},
 		fetch:     http.DefaultClient,
 	}
+	// Expressions run while the engine's lock is held: now() reads the
+	// virtual clock.
+	e.cel = newCELEnv(func() time.Time { return e.now })
 	e.transport = &transport{e: e}
 	for _, o := range opts {
 		o(e)
@@ -156,6 +159,11 @@ func (e *Engine) HTTPClient() *http.Client { return &http.Client{Transport: e.tr
 // the sync payload each client sends to Inngest. Register after creating
 // the functions; registering a client again syncs it again.
 //
+// Like the server, Register refuses an app with an expression the server
+// would refuse (a trigger, cancel, flow-control, batch, priority,
+// singleton or idempotency expression), and fails the test naming each
+// function and field; see the package documentation.
+//
 // In cloud mode the engine signs every call with the client's signing
 // key, and the handler verifies it; in dev mode calls are not signed.
 func (e *Engine) Register(clients ...*inngest.Client) {
@@ -184,7 +192,7 @@ func (e *Engine) register(c *inngest.Client) error {
 	if err != nil {
 		return fmt.Errorf("app %q: building its sync payload: %w", d.ID, err)
 	}
-	fns, err := parseSync(a, body)
+	fns, err := parseSync(e.cel, a, body)
 	if err != nil {
 		return fmt.Errorf("app %q: %w", d.ID, err)
 	}
@@ -237,9 +245,12 @@ type RunOption interface{ applyRun(*Run) }
 // answers times out. To deliver events to a waiting run, use OnPause or
 // After, or Start, Send and Wait.
 //
-// An event without a name gets the function's first event trigger. The
-// event is listed by Events but does not trigger other functions; use
-// Send for that.
+// The event must be one that would start fn on the server: its name
+// matches one of fn's event triggers and that trigger's expression is
+// true for it; otherwise Run fails the test and lists fn's triggers. An
+// event without a name gets the name of fn's first event trigger (for a
+// cron function, inngest/scheduled.timer). The event is listed by Events
+// but does not trigger other functions; use Send for that.
 func (e *Engine) Run(fn Function, evt inngest.Event[any], opts ...RunOption) *Run {
 	e.t.Helper()
 	r := e.Start(fn, evt, opts...)
@@ -263,6 +274,11 @@ func (e *Engine) Start(fn Function, evt inngest.Event[any], opts ...RunOption) *
 		evt.Name = defaultEventName(f)
 	}
 	raw, _, err := e.normalizeEvent(evt)
+	if err == nil {
+		// As strict as the server: an event that would not start the
+		// function does not start it here either.
+		err = f.startableBy(e.cel, evt.Name, raw)
+	}
 	if err != nil {
 		e.mu.Unlock()
 		e.t.Fatalf("inngesttest: Start %s: %v", f.ID, err)
@@ -286,7 +302,7 @@ func defaultEventName(f *fnDef) string {
 			return t.Event
 		}
 	}
-	return "inngest/scheduled.timer"
+	return cronEvent
 }
 
 // lookup finds a function by full ID or, with one app registered, by its
@@ -305,6 +321,28 @@ func (e *Engine) lookup(fn Function) *fnDef {
 		}
 	}
 	return nil
+}
+
+// fullID is the full ID of the function fn names: as lookup finds it,
+// or fn's own ID when no such function is registered.
+func (e *Engine) fullID(fn Function) string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if f := e.lookup(fn); f != nil {
+		return f.ID
+	}
+	if fn == nil {
+		return ""
+	}
+	return fn.FullID()
+}
+
+// registered reports whether a function with this full ID is registered.
+func (e *Engine) registered(id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	_, ok := e.fns[id]
+	return ok
 }
 
 func (e *Engine) functionIDs() []string {

@@ -109,7 +109,7 @@ func (e *Engine) cancelMatching(name string, raw json.RawMessage) {
 			continue
 		}
 		for _, c := range r.fn.Cancel {
-			if !eventNameMatches(c.Event, name) {
+			if c.Event != name { // cancellations match names exactly, without wildcards
 				continue
 			}
 			if c.Timeout != "" {

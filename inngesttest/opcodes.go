@@ -174,7 +174,7 @@ func (e *Engine) applyOps(it *item, ops []opcode, hdr http.Header) {
 			}
 			st.inflight = true
 			e.enqueueCall(r, st.Hash)
-		case wire.OpSleep, wire.OpWaitForEvent, wire.OpInvokeFunction, wire.OpWaitForSignal, wire.OpGateway, "AIGateway":
+		case wire.OpSleep, wire.OpWaitForEvent, wire.OpInvokeFunction, wire.OpWaitForSignal, wire.OpGateway:
 			if busy {
 				continue
 			}
@@ -251,8 +251,6 @@ func kindOf(op string) StepKind {
 		return KindSignal
 	case wire.OpGateway:
 		return KindFetch
-	case "AIGateway":
-		return KindAI
 	}
 	return KindRun
 }

@@ -67,6 +67,9 @@ func (e *Engine) startPause(r *Run, st *Step, op opcode) {
 		if err == nil && p.event == "" {
 			err = fmt.Errorf("opts.event is empty")
 		}
+		if err == nil && p.expr != "" && !e.checkWaitExpr(r, st, p.expr) {
+			return
+		}
 	case wire.OpWaitForSignal:
 		var o struct {
 			Signal   string `json:"signal"`
@@ -118,7 +121,7 @@ func (e *Engine) startPause(r *Run, st *Step, op opcode) {
 			p.invoked = e.startInvoked(target, r, st, o.Payload.Data, o.Payload.User, o.Payload.V, p.until)
 			p.invoked.invokedBy = p
 		}
-	case wire.OpGateway, "AIGateway":
+	case wire.OpGateway:
 		r.outstanding++
 		r.pauses[st.Hash] = p
 		r.log(Entry{Kind: EntryWait, Step: st.ID, Detail: "fetch " + fetchTarget(op.Opts)})
@@ -259,8 +262,8 @@ func fetchTarget(opts json.RawMessage) string {
 	return strings.TrimSpace(firstNonEmpty(o.Method, "POST") + " " + o.URL)
 }
 
-// doFetch makes a step.Fetch (Gateway) or AIGateway request, as the
-// server does for the function, and resolves the step with the response.
+// doFetch makes a step.Fetch (Gateway) request, as the server does for
+// the function, and resolves the step with the response.
 func (e *Engine) doFetch(it *item) {
 	p := it.pause
 	if p.resolved || p.run.done() {
@@ -271,22 +274,13 @@ func (e *Engine) doFetch(it *item) {
 		Method  string            `json:"method"`
 		Headers map[string]string `json:"headers"`
 		Body    json.RawMessage   `json:"body"`
-		AuthKey string            `json:"auth_key"`
 	}
 	_ = json.Unmarshal(p.opts, &o)
-	var body []byte
-	if p.kind == KindAI {
-		body = o.Body
-		if o.Method == "" {
-			o.Method = http.MethodPost
-		}
-	} else {
-		var s string
-		_ = json.Unmarshal(o.Body, &s)
-		body = []byte(s)
-		if o.Method == "" {
-			o.Method = http.MethodGet
-		}
+	var s string
+	_ = json.Unmarshal(o.Body, &s)
+	body := []byte(s)
+	if o.Method == "" {
+		o.Method = http.MethodGet
 	}
 	client := e.fetch
 	var (
@@ -304,9 +298,6 @@ func (e *Engine) doFetch(it *item) {
 		for k, v := range o.Headers {
 			req.Header.Set(k, v)
 		}
-		if o.AuthKey != "" {
-			req.Header.Set("Authorization", "Bearer "+o.AuthKey)
-		}
 		var res *http.Response
 		if res, err = client.Do(req); err != nil {
 			return
@@ -323,18 +314,27 @@ func (e *Engine) doFetch(it *item) {
 		e.resolvePause(p, mustMarshal(map[string]json.RawMessage{"error": errJSON}), nil, stepError(p.step.ID, errJSON), "fetch failed: "+err.Error())
 		return
 	}
-	var result json.RawMessage
-	if p.kind == KindAI {
-		result = resultOf(resBody)
-		if result == nil {
-			result = json.RawMessage("null")
-		}
-	} else {
-		hs := map[string]string{}
-		for k, v := range headers {
-			hs[k] = strings.Join(v, ",")
-		}
-		result = mustMarshal(map[string]any{"body": string(resBody), "headers": hs, "status_code": status, "url": o.URL})
+	hs := map[string]string{}
+	for k, v := range headers {
+		hs[k] = strings.Join(v, ",")
 	}
+	result := mustMarshal(map[string]any{"body": string(resBody), "headers": hs, "status_code": status, "url": o.URL})
 	e.resolvePause(p, mustMarshal(map[string]json.RawMessage{"data": result}), result, nil, fmt.Sprintf("fetched: %d", status))
+}
+
+// checkWaitExpr checks a wait's expression as the server does when the
+// wait opcode arrives: one that does not compile fails the run at once,
+// without retries, with an InvalidExpression error; one that compiles but
+// breaks the restrictive policy of cancel expressions is only logged, as
+// the server logs it.
+func (e *Engine) checkWaitExpr(r *Run, st *Step, expr string) bool {
+	if err := e.cel.check(expr, checkCompile); err != nil {
+		msg := fmt.Sprintf("step.WaitForEvent %q: its If expression %q %v", st.ID, expr, err)
+		e.failRun(r, nil, map[string]any{"name": "InvalidExpression", "message": msg, "error": "InvalidExpression: " + msg})
+		return false
+	}
+	if err := e.cel.check(expr, checkRestrictive); err != nil {
+		e.t.Logf("inngesttest: run %s of %s: step.WaitForEvent %q: its If expression %q %v; the server accepts it but logs a warning", r.id, r.fn.ID, st.ID, expr, err)
+	}
+	return true
 }

@@ -50,7 +50,6 @@ const (
 	KindInvoke       StepKind = "invoke" // step.Invoke
 	KindSignal       StepKind = "signal" // step.WaitForSignal
 	KindFetch        StepKind = "fetch"  // step.Fetch (the Gateway opcode)
-	KindAI           StepKind = "ai"     // the AIGateway opcode
 )
 
 // StepStatus is a step's status.

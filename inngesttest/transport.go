@@ -132,7 +132,7 @@ func (e *Engine) apiRegister(w http.ResponseWriter, body []byte) {
 		return
 	}
 	a := *old
-	fns, err := parseSync(&a, body)
+	fns, err := parseSync(e.cel, &a, body)
 	if err == nil {
 		err = e.install(&a, fns)
 	}
