@@ -30,7 +30,7 @@ func TestVersionHasAChangelogEntry(t *testing.T) {
 		`(?m)^## \[Unreleased\]$`,
 		`(?m)^## \[` + v + `\] - \d{4}-\d{2}-\d{2}$`,
 		`(?m)^\[Unreleased\]: https://github\.com/go-inngest/inngest/compare/v` + v + `\.\.\.HEAD$`,
-		`(?m)^\[` + v + `\]: https://github\.com/go-inngest/inngest/releases/tag/v` + v + `$`,
+		`(?m)^\[` + v + `\]: https://github\.com/go-inngest/inngest/(releases/tag/v` + v + `|compare/v\S+\.\.\.v` + v + `)$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(log) {
 			t.Errorf("CHANGELOG.md has no line matching %s", want)
