@@ -36,7 +36,7 @@ func TestVersionHasAChangelogEntry(t *testing.T) {
 			t.Errorf("CHANGELOG.md has no line matching %s", want)
 		}
 	}
-	if strings.Index(log, "## [Unreleased]") > strings.Index(log, "## ["+inngest.Version+"]") {
+	if u, r := strings.Index(log, "## [Unreleased]"), strings.Index(log, "## ["+inngest.Version+"]"); u >= 0 && r >= 0 && u > r {
 		t.Error("CHANGELOG.md: the Unreleased section must come before the releases")
 	}
 }
