@@ -1,0 +1,125 @@
+package inngest_test
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// exportedNames returns the exported top-level names declared in the
+// non-test Go files of dir, each with its kind.
+func exportedNames(t *testing.T, dir string) map[string]ast.ObjKind {
+	t.Helper()
+	fset := token.NewFileSet()
+	names := map[string]ast.ObjKind{}
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, obj := range f.Scope.Objects {
+			if ast.IsExported(n) && obj.Kind != ast.Bad {
+				names[n] = obj.Kind
+			}
+		}
+	}
+	return names
+}
+
+// prose returns the comments and string literals of the non-test Go
+// files of dir: the words users read, in docs and in errors.
+func prose(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	fset := token.NewFileSet()
+	out := map[string]string{}
+	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, cg := range f.Comments {
+			b.WriteString(cg.Text())
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
+				b.WriteString(lit.Value + "\n")
+			}
+			return true
+		})
+		out[name] = b.String()
+	}
+	return out
+}
+
+// Every step.X and inngest.X that the docs, the error messages, the
+// READMEs and the examples name is a name the package declares; and a
+// step type made by a constructor (step.Group, made by step.NewGroup) is
+// named by its constructor, the tool users call, except as a pointer
+// type (*step.Group).
+func TestDocsNameRealIdentifiers(t *testing.T) {
+	pkgs := map[string]map[string]ast.ObjKind{
+		"step":    exportedNames(t, "step"),
+		"inngest": exportedNames(t, "."),
+	}
+	texts := map[string]string{}
+	for _, dir := range []string{".", "step", "internal/run", "internal/wire"} {
+		for name, text := range prose(t, dir) {
+			texts[name] = text
+		}
+	}
+	examples, err := filepath.Glob("examples/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range examples {
+		for name, text := range prose(t, dir) {
+			texts[name] = text
+		}
+	}
+	for _, name := range []string{"README.md", "e2e/README.md", "docs/SECURITY.md"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		texts[name] = string(b)
+	}
+	ref := regexp.MustCompile(`(\*?)\b(step|inngest)\.([A-Z][A-Za-z0-9_]*)`)
+	var bad []string
+	for name, text := range texts {
+		for _, m := range ref.FindAllStringSubmatch(text, -1) {
+			names := pkgs[m[2]]
+			kind, ok := names[m[3]]
+			switch {
+			case !ok:
+				bad = append(bad, name+": "+m[0]+" does not exist")
+			case m[2] == "step" && kind == ast.Typ && m[1] == "" && names["New"+m[3]] == ast.Fun:
+				bad = append(bad, name+": "+m[0]+" is made by "+m[2]+".New"+m[3]+"; name that")
+			}
+		}
+	}
+	sort.Strings(bad)
+	if len(bad) > 0 {
+		t.Errorf("the docs name identifiers that do not exist:\n%s", strings.Join(bad, "\n"))
+	}
+}
