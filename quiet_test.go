@@ -24,13 +24,12 @@ type levelLog struct {
 func (l *levelLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, line := range strings.Split(strings.TrimRight(string(p), "\n"), "\n") {
-		l.lines = append(l.lines, line)
-	}
+	l.lines = append(l.lines, strings.Split(strings.TrimRight(string(p), "\n"), "\n")...)
 	return len(p), nil
 }
 
-// at returns the lines at level, and resets the record.
+// take returns the lines recorded at debug level and those above it,
+// and resets the record.
 func (l *levelLog) take() (debug, loud []string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
