@@ -40,11 +40,12 @@ func exportedNames(t *testing.T, dir string) map[string]ast.ObjKind {
 }
 
 // prose returns the comments and string literals of the non-test Go
-// files of dir: the words users read, in docs and in errors.
-func prose(t *testing.T, dir string) map[string]string {
+// files of dir, the words users read in docs and in errors: each comment
+// group and each literal apart, under its file's name.
+func prose(t *testing.T, dir string) map[string][]string {
 	t.Helper()
 	fset := token.NewFileSet()
-	out := map[string]string{}
+	out := map[string][]string{}
 	files, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		t.Fatal(err)
@@ -57,35 +58,34 @@ func prose(t *testing.T, dir string) map[string]string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var b strings.Builder
 		for _, cg := range f.Comments {
-			b.WriteString(cg.Text())
+			out[name] = append(out[name], cg.Text())
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
 			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING {
-				b.WriteString(lit.Value + "\n")
+				out[name] = append(out[name], lit.Value)
 			}
 			return true
 		})
-		out[name] = b.String()
 	}
 	return out
 }
 
 // Every step.X and inngest.X that the docs, the error messages, the
-// READMEs and the examples name is a name the package declares; and a
-// step type made by a constructor (step.Group, made by step.NewGroup) is
-// named by its constructor, the tool users call, except as a pointer
-// type (*step.Group).
+// READMEs and the examples name is a name the package declares; and
+// where they name a step type made by a constructor (step.Group, made by
+// step.NewGroup), other than as a pointer type (*step.Group), the same
+// comment, message or paragraph names the constructor, the tool users
+// call.
 func TestDocsNameRealIdentifiers(t *testing.T) {
 	pkgs := map[string]map[string]ast.ObjKind{
 		"step":    exportedNames(t, "step"),
 		"inngest": exportedNames(t, "."),
 	}
-	texts := map[string]string{}
+	texts := map[string][]string{}
 	for _, dir := range []string{".", "step", "internal/run", "internal/wire"} {
-		for name, text := range prose(t, dir) {
-			texts[name] = text
+		for name, chunks := range prose(t, dir) {
+			texts[name] = chunks
 		}
 	}
 	examples, err := filepath.Glob("examples/*")
@@ -93,8 +93,8 @@ func TestDocsNameRealIdentifiers(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, dir := range examples {
-		for name, text := range prose(t, dir) {
-			texts[name] = text
+		for name, chunks := range prose(t, dir) {
+			texts[name] = chunks
 		}
 	}
 	for _, name := range []string{"README.md", "e2e/README.md", "docs/SECURITY.md"} {
@@ -102,24 +102,27 @@ func TestDocsNameRealIdentifiers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		texts[name] = string(b)
+		texts[name] = strings.Split(string(b), "\n\n") // paragraphs
 	}
 	ref := regexp.MustCompile(`(\*?)\b(step|inngest)\.([A-Z][A-Za-z0-9_]*)`)
 	var bad []string
-	for name, text := range texts {
-		for _, m := range ref.FindAllStringSubmatch(text, -1) {
-			names := pkgs[m[2]]
-			kind, ok := names[m[3]]
-			switch {
-			case !ok:
-				bad = append(bad, name+": "+m[0]+" does not exist")
-			case m[2] == "step" && kind == ast.Typ && m[1] == "" && names["New"+m[3]] == ast.Fun:
-				bad = append(bad, name+": "+m[0]+" is made by "+m[2]+".New"+m[3]+"; name that")
+	for name, chunks := range texts {
+		for _, text := range chunks {
+			for _, m := range ref.FindAllStringSubmatch(text, -1) {
+				names := pkgs[m[2]]
+				kind, ok := names[m[3]]
+				ctor := m[2] + ".New" + m[3]
+				switch {
+				case !ok:
+					bad = append(bad, name+": "+m[0]+" does not exist")
+				case m[2] == "step" && kind == ast.Typ && m[1] == "" && names["New"+m[3]] == ast.Fun && !strings.Contains(text, ctor):
+					bad = append(bad, name+": "+m[0]+" is made by "+ctor+"; name that")
+				}
 			}
 		}
 	}
 	sort.Strings(bad)
 	if len(bad) > 0 {
-		t.Errorf("the docs name identifiers that do not exist:\n%s", strings.Join(bad, "\n"))
+		t.Errorf("the docs misname identifiers:\n%s", strings.Join(bad, "\n"))
 	}
 }
