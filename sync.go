@@ -262,6 +262,11 @@ func (h *handler) checkPath(r *http.Request) {
 	if want == "" {
 		return
 	}
+	// The usual case, without parsing: the target is ServePath, then the
+	// query or nothing.
+	if u := r.RequestURI; strings.HasPrefix(u, want) && (len(u) == len(want) || u[len(want)] == '?') {
+		return
+	}
 	got := requestPath(r)
 	if got == want {
 		return
