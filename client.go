@@ -91,9 +91,22 @@ type ClientOpts struct {
 	EventAPIBaseURL string
 	// ServeOrigin and ServePath override the URL, inferred from the sync
 	// request, at which Inngest reaches the handler (INNGEST_SERVE_ORIGIN,
-	// INNGEST_SERVE_PATH).
+	// INNGEST_SERVE_PATH): ServeOrigin is a scheme and host such as
+	// "https://app.example.com", ServePath a path such as "/api/inngest".
+	// With both set the handler's public URL is fixed, and in cloud mode
+	// an unsigned sync request (a plain `curl -X PUT`, or a self-hosted
+	// server's "add app") is accepted: it registers that URL, never one
+	// taken from the request.
 	ServeOrigin string
 	ServePath   string
+	// AllowUnsignedSync accepts, in cloud mode, an unsigned sync request
+	// when only ServeOrigin is set: the origin registered is ServeOrigin,
+	// the path the one the request came in on
+	// (INNGEST_ALLOW_UNSIGNED_SYNC=true also enables it). NewClient
+	// refuses it in cloud mode without ServeOrigin, since an unsigned
+	// request's Host is anyone's to choose. Signed sync requests are
+	// always accepted.
+	AllowUnsignedSync bool
 	// AllowInBandSync lets the handler answer a sync request in-band
 	// (INNGEST_ALLOW_IN_BAND_SYNC=true also enables it).
 	AllowInBandSync bool
@@ -139,6 +152,7 @@ type config struct {
 	serveOrigin        string
 	servePath          string
 	allowInBandSync    bool
+	allowUnsignedSync  bool
 	checkpoint         *Checkpointing
 	middleware         []Middleware
 	maxBody            int64
@@ -190,6 +204,9 @@ func resolve(o ClientOpts, getenv func(string) string) (config, error) {
 	if c.serveOrigin == "" {
 		c.serveOrigin = strings.TrimRight(strings.TrimSpace(getenv("INNGEST_SERVE_HOST")), "/")
 	}
+	if c.servePath != "" && !strings.HasPrefix(c.servePath, "/") {
+		c.servePath = "/" + c.servePath
+	}
 	if c.maxBody == 0 {
 		c.maxBody = DefaultMaxBodySize
 	}
@@ -213,12 +230,8 @@ func resolve(o ClientOpts, getenv func(string) string) (config, error) {
 	if c.logger == nil {
 		c.logger = slog.Default()
 	}
-	switch v := strings.ToLower(strings.TrimSpace(getenv("INNGEST_ALLOW_IN_BAND_SYNC"))); {
-	case o.AllowInBandSync:
-		c.allowInBandSync = true
-	case v == "true" || v == "1":
-		c.allowInBandSync = true
-	}
+	c.allowInBandSync = o.AllowInBandSync || envTrue(getenv("INNGEST_ALLOW_IN_BAND_SYNC"))
+	c.allowUnsignedSync = o.AllowUnsignedSync || envTrue(getenv("INNGEST_ALLOW_UNSIGNED_SYNC"))
 
 	// Mode and the dev server URL.
 	devURL := ""
@@ -279,10 +292,22 @@ func resolve(o ClientOpts, getenv func(string) string) (config, error) {
 		return c, errors.New("inngest: cloud mode needs a signing key: set INNGEST_SIGNING_KEY (or ClientOpts.SigningKey) " +
 			"to the key from your Inngest dashboard, or set INNGEST_DEV=1 (or ClientOpts.Mode = inngest.ModeDev) to work with the local dev server")
 	}
+	if !c.dev && c.allowUnsignedSync && c.serveOrigin == "" {
+		return c, errors.New("inngest: AllowUnsignedSync (INNGEST_ALLOW_UNSIGNED_SYNC) needs ServeOrigin (INNGEST_SERVE_ORIGIN), " +
+			"the scheme and host Inngest reaches the handler at, such as https://app.example.com: " +
+			"an unsigned sync request's Host is anyone's to choose, so it is never registered")
+	}
 	if c.eventKey == "" && c.dev {
 		c.eventKey = "NO_EVENT_KEY_SET"
 	}
 	return c, nil
+}
+
+// envTrue reports whether a boolean environment variable is set to true
+// ("true" or "1", in any case).
+func envTrue(v string) bool {
+	v = strings.ToLower(strings.TrimSpace(v))
+	return v == "true" || v == "1"
 }
 
 func firstNonEmpty(vs ...string) string {
@@ -329,22 +354,64 @@ func detectPlatform(getenv func(string) string) string {
 	return ""
 }
 
-// AppID returns the app ID.
-func (c *Client) AppID() string { return c.cfg.appID }
+// errNilClient is the error of a method called on a nil *Client: the
+// usual cause is an error from NewClient that was dropped.
+const errNilClient = "the *inngest.Client is nil: inngest.NewClient returned an error that was not checked; " +
+	"check the error NewClient returns (it says what is missing, for example a signing key)"
 
-// Mode returns ModeDev or ModeCloud, as resolved by NewClient.
+// errZeroClient is the error of a method called on a Client that
+// NewClient did not make.
+const errZeroClient = "the inngest.Client was not created by inngest.NewClient; create it with NewClient"
+
+// check returns an error naming op when c cannot be used: it is nil, or
+// NewClient did not make it.
+func (c *Client) check(op string) error {
+	switch {
+	case c == nil:
+		return errors.New("inngest: " + op + ": " + errNilClient)
+	case c.cfg.appID == "":
+		return errors.New("inngest: " + op + ": " + errZeroClient)
+	}
+	return nil
+}
+
+// AppID returns the app ID, or "" for a nil Client.
+func (c *Client) AppID() string {
+	if c == nil {
+		return ""
+	}
+	return c.cfg.appID
+}
+
+// Mode returns ModeDev or ModeCloud, as resolved by NewClient, or
+// ModeAuto for a nil Client.
 func (c *Client) Mode() Mode {
-	if c.cfg.dev {
+	switch {
+	case c == nil:
+		return ModeAuto
+	case c.cfg.dev:
 		return ModeDev
 	}
 	return ModeCloud
 }
 
-// APIBaseURL returns the resolved Inngest API base URL.
-func (c *Client) APIBaseURL() string { return c.cfg.apiBase }
+// APIBaseURL returns the resolved Inngest API base URL, or "" for a nil
+// Client.
+func (c *Client) APIBaseURL() string {
+	if c == nil {
+		return ""
+	}
+	return c.cfg.apiBase
+}
 
-// EventAPIBaseURL returns the resolved event API base URL.
-func (c *Client) EventAPIBaseURL() string { return c.cfg.eventBase }
+// EventAPIBaseURL returns the resolved event API base URL, or "" for a
+// nil Client.
+func (c *Client) EventAPIBaseURL() string {
+	if c == nil {
+		return ""
+	}
+	return c.cfg.eventBase
+}
 
 type clientCtxKey struct{}
 

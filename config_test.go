@@ -19,7 +19,7 @@ import (
 var cfgEnvVars = []string{
 	"INNGEST_SIGNING_KEY", "INNGEST_SIGNING_KEY_FALLBACK", "INNGEST_EVENT_KEY", "INNGEST_ENV",
 	"INNGEST_DEV", "INNGEST_BASE_URL", "INNGEST_API_BASE_URL", "INNGEST_EVENT_API_BASE_URL",
-	"INNGEST_SERVE_ORIGIN", "INNGEST_SERVE_PATH", "INNGEST_SERVE_HOST", "INNGEST_ALLOW_IN_BAND_SYNC",
+	"INNGEST_SERVE_ORIGIN", "INNGEST_SERVE_PATH", "INNGEST_SERVE_HOST", "INNGEST_ALLOW_IN_BAND_SYNC", "INNGEST_ALLOW_UNSIGNED_SYNC",
 	"VERCEL", "NETLIFY", "CF_PAGES", "RENDER", "RAILWAY_ENVIRONMENT", "RAILWAY_PROJECT_ID", "FLY_APP_NAME",
 }
 
@@ -49,6 +49,7 @@ func cfgView(c config) map[string]string {
 		"serveOrigin": c.serveOrigin,
 		"servePath":   c.servePath,
 		"inBand":      fmt.Sprint(c.allowInBandSync),
+		"unsigned":    fmt.Sprint(c.allowUnsignedSync),
 		"platform":    c.platform,
 		"maxBody":     fmt.Sprint(c.maxBody),
 	}
@@ -145,6 +146,13 @@ func TestResolveConfig(t *testing.T) {
 		{"in-band from env 1", ClientOpts{}, with(key, "INNGEST_ALLOW_IN_BAND_SYNC", "1"), map[string]string{"inBand": "true"}},
 		{"in-band env false", ClientOpts{}, with(key, "INNGEST_ALLOW_IN_BAND_SYNC", "false"), map[string]string{"inBand": "false"}},
 		{"in-band option", ClientOpts{AllowInBandSync: true}, with(key, "INNGEST_ALLOW_IN_BAND_SYNC", "false"), map[string]string{"inBand": "true"}},
+
+		// Unsigned sync.
+		{"unsigned sync default", ClientOpts{}, key, map[string]string{"unsigned": "false"}},
+		{"unsigned sync from env", ClientOpts{}, with(key, "INNGEST_ALLOW_UNSIGNED_SYNC", " TRUE ", "INNGEST_SERVE_ORIGIN", "https://app.test"), map[string]string{"unsigned": "true"}},
+		{"unsigned sync env 0", ClientOpts{}, with(key, "INNGEST_ALLOW_UNSIGNED_SYNC", "0"), map[string]string{"unsigned": "false"}},
+		{"unsigned sync option", ClientOpts{AllowUnsignedSync: true, ServeOrigin: "https://app.test"}, with(key, "INNGEST_ALLOW_UNSIGNED_SYNC", "false"), map[string]string{"unsigned": "true"}},
+		{"serve path gets its slash", ClientOpts{ServePath: "api/inngest"}, key, map[string]string{"servePath": "/api/inngest"}},
 
 		// Platforms.
 		{"vercel", ClientOpts{}, with(key, "VERCEL", "1"), map[string]string{"platform": "vercel"}},

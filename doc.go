@@ -58,7 +58,7 @@
 //
 // The step tools live in package step: step.Run, step.Sleep,
 // step.SleepUntil, step.WaitForEvent, step.Invoke, step.SendEvent,
-// step.Group for parallel steps, and more. A finished step is never run
+// step.NewGroup for parallel steps, and more. A finished step is never run
 // again; code outside steps runs on every call of the function, so keep
 // side effects inside steps.
 //

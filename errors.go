@@ -17,7 +17,7 @@ var (
 	ErrNotInFunction = run.ErrNotInFunction
 	// ErrUnmanagedGoroutine: a step tool had to stop the function but was
 	// called from a goroutine the SDK does not run. The request fails with
-	// a non-retriable error. Use step.Group for concurrent steps.
+	// a non-retriable error. Use step.NewGroup for concurrent steps.
 	ErrUnmanagedGoroutine = run.ErrUnmanagedGoroutine
 	// ErrNestedStep: a step tool was called inside another step's body.
 	// Like ErrUnmanagedGoroutine it is a coding error no retry can fix:

@@ -95,6 +95,9 @@ func truncate(b []byte, n int) string {
 // Client middleware sees the events first (BeforeSendEvents) and the
 // outcome last (AfterSendEvents).
 func (c *Client) Send(ctx context.Context, events ...Event[any]) ([]string, error) {
+	if err := c.check("Send"); err != nil {
+		return nil, err
+	}
 	if len(c.cfg.middleware) == 0 {
 		return c.send(ctx, events)
 	}
@@ -140,6 +143,7 @@ func (c *Client) sendRaw(ctx context.Context, body []byte) ([]string, error) {
 	var lastErr error
 	for attempt := 0; attempt < sendAttempts; attempt++ {
 		if attempt > 0 {
+			c.cfg.logger.DebugContext(ctx, "inngest: sending events failed; retrying", "attempt", attempt, "error", lastErr)
 			if err := sleepCtx(ctx, backoff(attempt)); err != nil {
 				return nil, fmt.Errorf("inngest: send: %w (last error: %v)", err, lastErr)
 			}
@@ -150,11 +154,23 @@ func (c *Client) sendRaw(ctx context.Context, body []byte) ([]string, error) {
 		}
 		lastErr = err
 		if !retry || ctx.Err() != nil {
+			c.logFailure(ctx, "Send", err)
 			return nil, err
 		}
-		c.cfg.logger.WarnContext(ctx, "inngest: sending events failed; retrying", "attempt", attempt+1, "error", err)
 	}
-	return nil, fmt.Errorf("inngest: send: gave up after %d attempts: %w", sendAttempts, lastErr)
+	err := fmt.Errorf("inngest: send: gave up after %d attempts: %w", sendAttempts, lastErr)
+	c.logFailure(ctx, "Send", err)
+	return nil, err
+}
+
+// logFailure logs, as one line at warn level, an operation that failed
+// for good, unless it failed because ctx ended: the caller stopped it.
+// The attempts before, retried, are logged at debug level.
+func (c *Client) logFailure(ctx context.Context, op string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	c.cfg.logger.WarnContext(ctx, "inngest: "+op+" failed", "error", err)
 }
 
 func (c *Client) sendOnce(ctx context.Context, endpoint, seed string, body []byte) (ids []string, retry bool, err error) {

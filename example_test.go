@@ -112,6 +112,50 @@ func ExampleClient_Serve() {
 	// 200 dev 1
 }
 
+// With its public URL fixed by ServeOrigin and ServePath (or
+// INNGEST_SERVE_ORIGIN and INNGEST_SERVE_PATH), a cloud-mode handler
+// accepts an unsigned sync, such as `curl -X PUT` in a deploy script,
+// and registers that URL, whatever Host the request named. Here the
+// Inngest API is a stand-in that prints the URL it is told.
+func ExampleClient_Serve_unsignedSync() {
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var reg struct {
+			URL string `json:"url"`
+		}
+		_ = json.NewDecoder(r.Body).Decode(&reg)
+		fmt.Println("registered", reg.URL)
+		_, _ = w.Write([]byte(`{"ok":true,"modified":true}`))
+	}))
+	defer api.Close()
+
+	client, err := inngest.NewClient(inngest.ClientOpts{
+		AppID:       "billing",
+		Mode:        inngest.ModeCloud,
+		SigningKey:  "signkey-prod-0123456789abcdef",
+		APIBaseURL:  api.URL,
+		ServeOrigin: "https://billing.example.com",
+		ServePath:   "/api/inngest",
+	})
+	if err != nil {
+		panic(err)
+	}
+	_, err = inngest.CreateFunction(client, inngest.FunctionOpts{ID: "noop"},
+		inngest.EventTrigger("billing/invoice.created", nil),
+		func(ctx context.Context, in inngest.Input[any]) (any, error) { return nil, nil })
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/inngest", client.Serve())
+
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodPut, "http://10.0.0.7:3000/api/inngest", nil))
+	fmt.Println(rec.Code, rec.Body.String())
+	// Output:
+	// registered https://billing.example.com/api/inngest
+	// 200 {"message":"Successfully synced.","modified":true}
+}
+
 // Send sends events to Inngest, here to the engine, which starts the
 // functions they trigger.
 func ExampleClient_Send() {

@@ -234,8 +234,8 @@ type FailureFilter struct {
 // map[string]any fit all). opts works as for CreateFunction, but takes
 // no OnFailure or OnCancel.
 func CreateFailureFunction[T any](c *Client, opts FunctionOpts, filter FailureFilter, fn func(ctx context.Context, f Failure[T]) (any, error)) (*Function[Failure[T]], error) {
-	if c == nil {
-		return nil, errors.New("inngest: CreateFailureFunction: the client is nil; create it with inngest.NewClient")
+	if err := c.check("CreateFailureFunction"); err != nil {
+		return nil, err
 	}
 	if fn == nil {
 		return nil, fmt.Errorf("inngest: CreateFailureFunction %q: the function body is nil", opts.ID)

@@ -2,7 +2,6 @@ package inngest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"reflect"
 	"time"
@@ -272,8 +271,8 @@ type function struct {
 // by trigger, and adds it to the client. Options are checked here: a bad
 // option, or an ID already used in the app, is an error naming the field.
 func CreateFunction[T any](c *Client, opts FunctionOpts, trigger Triggerable, fn func(ctx context.Context, in Input[T]) (any, error)) (*Function[T], error) {
-	if c == nil {
-		return nil, errors.New("inngest: CreateFunction: the client is nil; create it with inngest.NewClient")
+	if err := c.check("CreateFunction"); err != nil {
+		return nil, err
 	}
 	if fn == nil {
 		return nil, fmt.Errorf("inngest: CreateFunction %q: the function body is nil", opts.ID)

@@ -6,8 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,19 +21,43 @@ import (
 //   - GET: introspection, a JSON summary of the configuration (with
 //     details only for a correctly signed request).
 //
-// In cloud mode every PUT and POST must carry a valid signature.
-// Functions created after Serve is called are served too.
-func (c *Client) Serve() http.Handler { return &handler{c: c, now: time.Now} }
+// In cloud mode every POST must carry a valid signature, and so must a
+// PUT unless the handler's public URL is configured (see
+// ClientOpts.ServeOrigin). Functions created after Serve is called are
+// served too.
+//
+// Serve on a nil Client (the usual sign of an unchecked error from
+// NewClient) returns a handler that answers every request with a 500
+// saying so.
+func (c *Client) Serve() http.Handler {
+	if err := c.check("Serve"); err != nil {
+		slog.Default().Error(err.Error() + "; the handler answers every request with 500")
+		return brokenHandler{msg: err.Error()}
+	}
+	return &handler{c: c, now: time.Now}
+}
+
+// brokenHandler is the handler of a Client that cannot serve.
+type brokenHandler struct{ msg string }
+
+func (b brokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header()["X-Inngest-Sdk"] = []string{sdkHeader}
+	writeError(w, http.StatusInternalServerError, b.msg)
+}
 
 type handler struct {
 	c   *Client
 	now func() time.Time
+	// pathWarned is set once a request other than a sync has been logged
+	// for arriving on a path other than ServePath.
+	pathWarned atomic.Bool
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
 	hd["X-Inngest-Sdk"] = []string{sdkHeader}
 	hd["X-Inngest-Req-Version"] = []string{"2"}
+	h.checkPath(r)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		h.introspect(w, r)

@@ -153,7 +153,7 @@ func TestCreateFunctionRegistration(t *testing.T) {
 
 	t.Run("nil client", func(t *testing.T) {
 		_, err := inngest.CreateFunction(nil, inngest.FunctionOpts{ID: "f"}, ev, validateNoop)
-		assert.ErrorContains(t, err, "client is nil")
+		assert.ErrorContains(t, err, "CreateFunction: the *inngest.Client is nil: inngest.NewClient returned an error that was not checked")
 	})
 	t.Run("nil body", func(t *testing.T) {
 		c := protoClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})

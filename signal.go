@@ -19,6 +19,9 @@ var ErrNoSignalWaiter = errors.New("inngest: no run is waiting for the signal")
 // Network errors and 5xx answers are retried, as for every call to the
 // Inngest API.
 func (c *Client) SendSignal(ctx context.Context, signal string, data any) (string, error) {
+	if err := c.check("SendSignal"); err != nil {
+		return "", err
+	}
 	if strings.TrimSpace(signal) == "" {
 		return "", errors.New("inngest: SendSignal: a signal name is required")
 	}
@@ -35,6 +38,7 @@ func (c *Client) SendSignal(ctx context.Context, signal string, data any) (strin
 	}
 	status, rb, err := c.apiDo(ctx, http.MethodPost, "/v1/signals", body, nil)
 	if err != nil {
+		c.logFailure(ctx, "SendSignal", err)
 		return "", err
 	}
 	var out struct {

@@ -209,8 +209,10 @@ func (c *Client) registerBody(appURL string) registerRequest {
 	}
 }
 
-// appURL is the URL Inngest calls the handler at: the request's URL
-// without its query, with ServeOrigin and ServePath applied.
+// appURL is the URL Inngest calls the handler at: ServeOrigin, else the
+// request's scheme (TLS or X-Forwarded-Proto) and Host; then ServePath,
+// else the path the request came in on (see requestPath). The query is
+// left out.
 func (h *handler) appURL(r *http.Request) string {
 	scheme := "http"
 	if r.TLS != nil {
@@ -219,7 +221,22 @@ func (h *handler) appURL(r *http.Request) string {
 	if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "http" {
 		scheme = p
 	}
-	return h.withOverrides(scheme+"://"+r.Host, r.URL.Path)
+	return h.withOverrides(scheme+"://"+r.Host, requestPath(r))
+}
+
+// requestPath returns the path, escaped, of the URL the request came in
+// on. It is read from r.RequestURI, the request target as the client
+// sent it, which the server sets for HTTP/1 and HTTP/2 and routers leave
+// alone; r.URL.Path is what a router (http.StripPrefix, sub-routers) made
+// of it. Without a RequestURI (a request built in process) it is
+// r.URL's path.
+func requestPath(r *http.Request) string {
+	if r.RequestURI != "" && r.RequestURI != "*" {
+		if u, err := url.ParseRequestURI(r.RequestURI); err == nil && u.Opaque == "" {
+			return u.EscapedPath()
+		}
+	}
+	return r.URL.EscapedPath()
 }
 
 func (h *handler) withOverrides(origin, path string) string {
@@ -235,6 +252,55 @@ func (h *handler) withOverrides(origin, path string) string {
 	return origin + path
 }
 
+// checkPath logs, at warn level, a request that came in on a path other
+// than ServePath, the path the handler registers: Inngest will call
+// ServePath, which may not reach the handler. Every such sync is logged,
+// since it is the moment the URL is registered; of the other requests,
+// the first.
+func (h *handler) checkPath(r *http.Request) {
+	want := h.c.cfg.servePath
+	if want == "" {
+		return
+	}
+	// The usual case, without parsing: the target is ServePath, then the
+	// query or nothing.
+	if u := r.RequestURI; strings.HasPrefix(u, want) && (len(u) == len(want) || u[len(want)] == '?') {
+		return
+	}
+	got := requestPath(r)
+	if got == want {
+		return
+	}
+	if r.Method != http.MethodPut && h.pathWarned.Swap(true) {
+		return
+	}
+	h.c.cfg.logger.WarnContext(r.Context(), "inngest: a request reached the handler on "+got+", but the handler registers the path "+want+
+		" (ClientOpts.ServePath or INNGEST_SERVE_PATH), where Inngest will call it; check that this path reaches the handler, "+
+		"unless a proxy in front of the app rewrites it",
+		"method", r.Method, "path", got, "serve_path", want)
+}
+
+// unsignedSyncOK reports whether, in cloud mode, a sync request without
+// a signature is accepted: only when the origin registered cannot come
+// from the request, and neither can the path unless AllowUnsignedSync
+// says it may.
+func (c *config) unsignedSyncOK() bool {
+	return c.serveOrigin != "" && (c.servePath != "" || c.allowUnsignedSync)
+}
+
+// unsignedSyncRefusal is the 401 message for an unsigned sync request
+// that is not accepted: it says how to make one work.
+func (c *config) unsignedSyncRefusal() string {
+	msg := "inngest: the sync request has no X-Inngest-Signature header; in cloud mode an unsigned sync, such as curl -X PUT, " +
+		"is accepted only when the handler's public URL is configured: "
+	if c.serveOrigin == "" {
+		return msg + "set INNGEST_SERVE_ORIGIN and INNGEST_SERVE_PATH (ClientOpts.ServeOrigin and ServePath), " +
+			"for example to https://app.example.com and /api/inngest"
+	}
+	return msg + "INNGEST_SERVE_ORIGIN is set; set INNGEST_SERVE_PATH (ClientOpts.ServePath) too, " +
+		"or INNGEST_ALLOW_UNSIGNED_SYNC=true (ClientOpts.AllowUnsignedSync) to register the path the request came in on"
+}
+
 type syncReply struct {
 	Message  string `json:"message"`
 	Modified bool   `json:"modified"`
@@ -245,21 +311,42 @@ func (h *handler) sync(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !h.c.cfg.dev {
-		if _, err := verifySignature(r.Header.Get("X-Inngest-Signature"), body, h.now(), h.c.cfg.hmacKey, h.c.cfg.hmacKeyFB); err != nil {
-			h.c.cfg.logger.WarnContext(r.Context(), "inngest: rejected a sync request", "reason", err)
+	cfg := &h.c.cfg
+	verified := cfg.dev
+	if !cfg.dev {
+		sig := r.Header.Get("X-Inngest-Signature")
+		switch _, err := verifySignature(sig, body, h.now(), cfg.hmacKey, cfg.hmacKeyFB); {
+		case err == nil:
+			verified = true
+		case sig == "" && cfg.unsignedSyncOK():
+			// An unsigned sync of a handler whose public URL is
+			// configured: it registers that URL, out of band.
+		case sig == "":
+			msg := cfg.unsignedSyncRefusal()
+			cfg.logger.WarnContext(r.Context(), "inngest: rejected an unsigned sync request", "reason", msg)
+			writeJSON(w, http.StatusUnauthorized, syncReply{Message: msg})
+			return
+		default:
+			cfg.logger.WarnContext(r.Context(), "inngest: rejected a sync request", "reason", err)
 			writeJSON(w, http.StatusUnauthorized, syncReply{Message: err.Error()})
 			return
 		}
 	} else if kind := r.Header.Get("X-Inngest-Server-Kind"); kind != "" && kind != "dev" {
-		h.c.cfg.logger.WarnContext(r.Context(), "inngest: dev mode, but the sync request came from a server of kind "+kind)
+		cfg.logger.WarnContext(r.Context(), "inngest: dev mode, but the sync request came from a server of kind "+kind)
 	}
-	if strings.EqualFold(r.Header.Get("X-Inngest-Sync-Kind"), "in_band") && h.c.cfg.allowInBandSync {
+	if verified && strings.EqualFold(r.Header.Get("X-Inngest-Sync-Kind"), "in_band") && cfg.allowInBandSync {
 		h.syncInBand(w, r, body)
 		return
 	}
+	appURL := h.appURL(r)
+	if !verified {
+		// Neither the request's Host nor its scheme: the origin is
+		// ServeOrigin, and the path ServePath or, with
+		// AllowUnsignedSync, the path the request came in on.
+		appURL = h.withOverrides(cfg.serveOrigin, requestPath(r))
+	}
 	w.Header().Set("X-Inngest-Sync-Kind", "out_of_band")
-	modified, err := h.c.syncApp(r.Context(), h.appURL(r), r.URL.Query().Get("deployId"), r.Header.Get("X-Inngest-Server-Kind"))
+	modified, err := h.c.syncApp(r.Context(), appURL, r.URL.Query().Get("deployId"), r.Header.Get("X-Inngest-Server-Kind"))
 	if err != nil {
 		h.c.cfg.logger.ErrorContext(r.Context(), "inngest: sync failed", "error", err)
 		writeJSON(w, http.StatusInternalServerError, syncReply{Message: err.Error()})
@@ -435,7 +522,7 @@ func (c *Client) apiDo(ctx context.Context, method, path string, body []byte, ex
 	var lastErr error
 	for attempt := 0; attempt < apiAttempts; attempt++ {
 		if attempt > 0 {
-			c.cfg.logger.WarnContext(ctx, "inngest: a request to the Inngest API failed; retrying", "method", method, "path", path, "attempt", attempt, "error", lastErr)
+			c.cfg.logger.DebugContext(ctx, "inngest: a request to the Inngest API failed; retrying", "method", method, "path", path, "attempt", attempt, "error", lastErr)
 			if err := sleepCtx(ctx, backoff(attempt)); err != nil {
 				return 0, nil, fmt.Errorf("inngest: %s %s%s: %w (last error: %v)", method, c.cfg.apiBase, path, err, lastErr)
 			}

@@ -311,16 +311,22 @@ func TestSyncAppURL(t *testing.T) {
 	}
 }
 
-// In cloud mode a sync PUT must be signed; a refused one never reaches
-// the API.
+// unsignedRefusal is the 401 message of an unsigned sync request when
+// the handler's URL is not configured.
+const unsignedRefusal = "inngest: the sync request has no X-Inngest-Signature header; in cloud mode an unsigned sync, such as curl -X PUT, " +
+	"is accepted only when the handler's public URL is configured: set INNGEST_SERVE_ORIGIN and INNGEST_SERVE_PATH " +
+	"(ClientOpts.ServeOrigin and ServePath), for example to https://app.example.com and /api/inngest"
+
+// In cloud mode, without a configured URL, a sync PUT must be signed; a
+// refused one never reaches the API.
 func TestSyncUnauthorized(t *testing.T) {
 	for _, tc := range []struct {
 		name, key, msg string
 		hdr            http.Header
 	}{
-		{"unsigned", "", "inngest: the request has no X-Inngest-Signature header", nil},
+		{"unsigned", "", unsignedRefusal, nil},
 		{"other key", "signkey-prod-00112233", "inngest: the request's signature does not match", nil},
-		{"unsigned in-band", "", "inngest: the request has no X-Inngest-Signature header", http.Header{"X-Inngest-Sync-Kind": {"in_band"}}},
+		{"unsigned in-band", "", unsignedRefusal, http.Header{"X-Inngest-Sync-Kind": {"in_band"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 200, syncOK })

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -143,6 +144,7 @@ type app struct {
 	Client *inngest.Client
 	srv    *httptest.Server
 	prefix string // event name prefix, unique to the test and the process
+	public string // with appConfig.fixedURL, the URL the app syncs
 
 	mu    sync.Mutex
 	calls []call
@@ -168,6 +170,10 @@ type appConfig struct {
 	// serveOrigin is the origin the app syncs as its URL, when it is not
 	// the origin the sync request reached.
 	serveOrigin string
+	// fixedURL sets ServeOrigin and ServePath to the app's own URL, named
+	// by host name: http://localhost:<port>/api/inngest (publicURL). With
+	// its URL fixed, the app accepts unsigned sync requests.
+	fixedURL bool
 	// checkpointing enables checkpointing on the client.
 	checkpointing *inngest.Checkpointing
 }
@@ -195,10 +201,20 @@ func newApp(t *testing.T, tg target, cfg appConfig) *app {
 	} else {
 		opts.Mode = inngest.ModeDev
 	}
+	// The server's listener exists before it starts, so the client can
+	// be told its URL.
+	a.srv = httptest.NewUnstartedServer(nil)
+	if cfg.fixedURL {
+		_, port, err := net.SplitHostPort(a.srv.Listener.Addr().String())
+		require.NoError(t, err)
+		a.public = "http://localhost:" + port + "/api/inngest"
+		opts.ServeOrigin, opts.ServePath = "http://localhost:"+port, "/api/inngest"
+	}
 	c, err := inngest.NewClient(opts)
 	require.NoError(t, err)
 	a.Client = c
-	a.srv = httptest.NewServer(a.record(c.Serve()))
+	a.srv.Config.Handler = a.record(c.Serve())
+	a.srv.Start()
 	t.Cleanup(func() {
 		a.srv.Close()
 		// The server signs every call in signed mode and none in dev mode.

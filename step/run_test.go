@@ -323,7 +323,7 @@ func TestStepFromAnUnmanagedGoroutineFailsTheRequest(t *testing.T) {
 	assert.ErrorIs(t, stepErr, inngest.ErrUnmanagedGoroutine)
 	require.Equal(t, http.StatusBadRequest, r.Status, r.Body)
 	assert.Equal(t, "true", r.Header.Get("X-Inngest-No-Retry"))
-	assert.Contains(t, r.Body, "step.Group")
+	assert.Contains(t, r.Body, "step.NewGroup")
 }
 
 func TestNestedStepIsAnError(t *testing.T) {

@@ -99,7 +99,12 @@ func newMux(client *inngest.Client) *http.ServeMux {
 		w.WriteHeader(http.StatusAccepted)
 		_ = json.NewEncoder(w).Encode(map[string]any{"order_id": o.OrderID, "event_id": ids[0]})
 	})
-	mux.Handle("/api/inngest", client.Serve())
+	// The same handler with and without a trailing slash: a sync request
+	// for http://host/api/inngest/ reaches it too, and the handler
+	// registers the URL each sync came in on.
+	inngestHandler := client.Serve()
+	mux.Handle("/api/inngest", inngestHandler)
+	mux.Handle("/api/inngest/", inngestHandler)
 	return mux
 }
 

@@ -103,16 +103,19 @@ func TestOrderWhoseEventIsRefused(t *testing.T) {
 	assert.Equal(t, http.StatusBadGateway, code)
 }
 
-// Inngest's route sits next to the others: GET answers introspection.
+// Inngest's route sits next to the others, with and without a trailing
+// slash: GET answers introspection.
 func TestInngestRouteIsMounted(t *testing.T) {
 	srv, _, _ := newTestServer(t)
-	code, body := do(t, http.MethodGet, srv.URL+"/api/inngest", "")
-	require.Equal(t, http.StatusOK, code)
-	var info struct {
-		FunctionCount int `json:"function_count"`
+	for _, path := range []string{"/api/inngest", "/api/inngest/"} {
+		code, body := do(t, http.MethodGet, srv.URL+path, "")
+		require.Equal(t, http.StatusOK, code, path)
+		var info struct {
+			FunctionCount int `json:"function_count"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &info), path)
+		assert.Equal(t, 1, info.FunctionCount, path)
 	}
-	require.NoError(t, json.Unmarshal([]byte(body), &info))
-	assert.Equal(t, 1, info.FunctionCount)
 }
 
 func TestSimulate(t *testing.T) {

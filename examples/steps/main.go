@@ -1,5 +1,5 @@
 // Command steps tours the step toolkit on a monthly billing run:
-// step.Run, step.Sleep, step.SleepUntil, step.Group (parallel steps),
+// step.Run, step.Sleep, step.SleepUntil, step.NewGroup (parallel steps),
 // step.Invoke (another function, by reference), step.SendEvent (which
 // triggers a third function) and step.WaitForEvent, both answered and
 // timed out.

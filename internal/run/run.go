@@ -20,7 +20,7 @@ import (
 // Errors returned by step tools used in the wrong place.
 var (
 	ErrNotInFunction      = errors.New("inngest: step tool called outside an Inngest function (the context carries no run)")
-	ErrUnmanagedGoroutine = errors.New("inngest: step tool called from a goroutine the SDK does not manage; run concurrent steps with step.Group")
+	ErrUnmanagedGoroutine = errors.New("inngest: step tool called from a goroutine the SDK does not manage; run concurrent steps with step.NewGroup")
 	ErrNestedStep         = errors.New("inngest: step tool called inside another step's body; steps cannot be nested")
 	ErrRunFinished        = errors.New("inngest: step tool called after the function's request finished")
 )
@@ -108,7 +108,7 @@ type ctxKey struct{}
 // frame is what a context carries about where user code runs.
 type frame struct {
 	run      *Run
-	parallel bool // inside a step.Group branch
+	parallel bool // inside a step.NewGroup branch
 	inStep   bool // inside a step's body
 	step     Step // the step whose body runs, when inStep
 	sends    int  // event sends made by that body so far
