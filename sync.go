@@ -241,17 +241,14 @@ type syncReply struct {
 }
 
 func (h *handler) sync(w http.ResponseWriter, r *http.Request) {
-	body, ok := h.readBody(w, r)
+	body, _, ok := h.readSigned(w, r, true, func(err error) {
+		h.c.cfg.logger.WarnContext(r.Context(), "inngest: rejected a sync request", "reason", err)
+		writeJSON(w, http.StatusUnauthorized, syncReply{Message: err.Error()})
+	})
 	if !ok {
 		return
 	}
-	if !h.c.cfg.dev {
-		if _, err := verifySignature(r.Header.Get("X-Inngest-Signature"), body, h.now(), h.c.cfg.hmacKey, h.c.cfg.hmacKeyFB); err != nil {
-			h.c.cfg.logger.WarnContext(r.Context(), "inngest: rejected a sync request", "reason", err)
-			writeJSON(w, http.StatusUnauthorized, syncReply{Message: err.Error()})
-			return
-		}
-	} else if kind := r.Header.Get("X-Inngest-Server-Kind"); kind != "" && kind != "dev" {
+	if kind := r.Header.Get("X-Inngest-Server-Kind"); h.c.cfg.dev && kind != "" && kind != "dev" {
 		h.c.cfg.logger.WarnContext(r.Context(), "inngest: dev mode, but the sync request came from a server of kind "+kind)
 	}
 	if strings.EqualFold(r.Header.Get("X-Inngest-Sync-Kind"), "in_band") && h.c.cfg.allowInBandSync {
