@@ -170,6 +170,9 @@ type appConfig struct {
 	serveOrigin string
 	// checkpointing enables checkpointing on the client.
 	checkpointing *inngest.Checkpointing
+	// wrap, when set, wraps the app's handler (after the recording), to
+	// stand for a proxy in front of the app.
+	wrap func(http.Handler) http.Handler
 }
 
 // newApp starts an app for t. Its ID and event names are unique to the
@@ -198,7 +201,11 @@ func newApp(t *testing.T, tg target, cfg appConfig) *app {
 	c, err := inngest.NewClient(opts)
 	require.NoError(t, err)
 	a.Client = c
-	a.srv = httptest.NewServer(a.record(c.Serve()))
+	h := a.record(c.Serve())
+	if cfg.wrap != nil {
+		h = cfg.wrap(h)
+	}
+	a.srv = httptest.NewServer(h)
 	t.Cleanup(func() {
 		a.srv.Close()
 		// The server signs every call in signed mode and none in dev mode.
