@@ -339,7 +339,7 @@ func TestCreateFailureFunctionFilters(t *testing.T) {
 // handler gets the innermost name and message, and Raw keeps the event
 // as sent. The calls are real (testdata/failure/README.md).
 func TestFailureOfARunTheServerFailed(t *testing.T) {
-	const app = "e2e-88554f-testserverfailedruns"
+	const app = "e2e-1373db-testserverfailedruns"
 	for _, tc := range []struct {
 		file, scenario string
 		want           RunError
@@ -350,6 +350,8 @@ func TestFailureOfARunTheServerFailed(t *testing.T) {
 			RunError{Name: "Server returned a fatal error", Message: "Your server returned HTTP 504 before the SDK responded."}},
 		{"server_step_output_too_large.json", "step-output-too-large",
 			RunError{Name: "Error", Message: "error validating generator opcode 95c4bea12e4edcf8aad730a222793324dc42c29d: step output size is greater than the limit"}},
+		{"server_step_output_over_sdk_limit.json", "step-output-over-sdk-limit",
+			RunError{Name: "NonRetriableError", Message: `step "big": its result (string) is 5242891 bytes of JSON, over Inngest's limit of 4194304 bytes for a step's output (inngest.MaxStepOutputSize); return less, such as a reference to data stored elsewhere`}},
 		{"server_state_overflowed.json", "state-overflowed",
 			RunError{Name: "InngestErrStateOverflowed", Message: "The function run exceeded the state size limit of 33554432 bytes."}},
 	} {

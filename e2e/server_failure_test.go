@@ -3,6 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net"
@@ -98,10 +100,28 @@ func proxyGatewayTimeout(fnID string) func(http.Handler) http.Handler {
 	}
 }
 
+// growStepOutput is middleware that pads a step's output past the
+// server's limit after step.Run checked it.
+type growStepOutput struct{ inngest.BaseMiddleware }
+
+func (growStepOutput) TransformOutput(_ context.Context, _ *inngest.Call, out *inngest.Output) {
+	if out.Step != nil {
+		out.Step.Data = json.RawMessage(`"` + strings.Repeat("y", inngest.MaxStepOutputSize) + `"`)
+	}
+}
+
+// stepHash is the hash of the first step with ID id: its SHA-1.
+func stepHash(id string) string {
+	sum := sha1.Sum([]byte(id))
+	return hex.EncodeToString(sum[:])
+}
+
 // Runs the server fails itself (it could not reach the app, a proxy
 // answered 504, a step's output was over the server's limit, the run's
 // state overflowed) reach the failure handler with the innermost error's
-// name and message, not the JSON the server wrapped them in.
+// name and message, not the JSON the server wrapped them in. A step
+// output over the limit that the SDK catches first fails the step with
+// an error naming it and the size, and the 5 MiB are never sent.
 //
 // Each scenario's function lives in an app of its own, whose ID extends
 // the watcher app's; one failure function in the watcher app handles
@@ -112,7 +132,7 @@ func TestServerFailedRuns(t *testing.T) {
 	watch := &failureWatch{failures: map[string]inngest.Failure[json.RawMessage]{}, calls: map[string][]byte{}}
 	w := newApp(t, tg, appConfig{wrap: watch.capture})
 	victim := func(scenario string) string { return w.Client.AppID() + "-" + scenario + "-victim" }
-	scenarios := []string{"unreachable", "gateway-timeout", "step-output-too-large", "state-overflowed"}
+	scenarios := []string{"unreachable", "gateway-timeout", "step-output-too-large", "step-output-over-sdk-limit", "state-overflowed"}
 	ids := make([]string, len(scenarios))
 	for i, s := range scenarios {
 		ids[i] = victim(s)
@@ -129,10 +149,10 @@ func TestServerFailedRuns(t *testing.T) {
 
 	// newVictim makes the scenario's app, whose ID is the watcher's and
 	// the scenario's, with one function "victim" that runs body.
-	newVictim := func(t *testing.T, cfg appConfig, body func(ctx context.Context) (any, error)) *app {
+	newVictim := func(t *testing.T, cfg appConfig, body func(ctx context.Context) (any, error), mw ...inngest.Middleware) *app {
 		a := newApp(t, tg, cfg)
 		require.Equal(t, w.Client.AppID()+"-"+slug(t.Name()[strings.LastIndex(t.Name(), "/")+1:]), a.Client.AppID())
-		_, err := inngest.CreateFunction(a.Client, inngest.FunctionOpts{ID: "victim", Retries: inngest.Ptr(0)},
+		_, err := inngest.CreateFunction(a.Client, inngest.FunctionOpts{ID: "victim", Retries: inngest.Ptr(0), Middleware: mw},
 			inngest.EventTrigger(a.event("go"), nil),
 			func(ctx context.Context, in inngest.Input[struct{}]) (any, error) { return body(ctx) })
 		require.NoError(t, err)
@@ -180,13 +200,28 @@ func TestServerFailedRuns(t *testing.T) {
 		assert.Contains(t, f.Error.Stack, "504 Gateway Time-out", "the stack holds the proxy's page")
 	})
 	t.Run("step-output-too-large", func(t *testing.T) {
+		// The SDK refuses such a step itself, so middleware grows the
+		// output after step.Run checked it.
+		a := newVictim(t, appConfig{}, func(ctx context.Context) (any, error) {
+			return step.Run(ctx, "big", func(ctx context.Context) (string, error) { return "small", nil })
+		}, growStepOutput{})
+		a.sync()
+		f := failed(t, a, a.send(a.event("go"), nil))
+		assert.Equal(t, "Error", f.Error.Name)
+		assert.Equal(t, "error validating generator opcode "+stepHash("big")+": step output size is greater than the limit", f.Error.Message)
+	})
+	t.Run("step-output-over-sdk-limit", func(t *testing.T) {
 		a := newVictim(t, appConfig{}, func(ctx context.Context) (any, error) {
 			return step.Run(ctx, "big", func(ctx context.Context) (string, error) { return strings.Repeat("x", 5<<20), nil })
 		})
 		a.sync()
 		f := failed(t, a, a.send(a.event("go"), nil))
-		assert.Equal(t, "Error", f.Error.Name)
-		assert.Contains(t, f.Error.Message, "step output size is greater than the limit")
+		assert.Equal(t, "NonRetriableError", f.Error.Name)
+		assert.Equal(t, `step "big": its result (string) is 5242891 bytes of JSON, over Inngest's limit of 4194304 bytes for a step's output (inngest.MaxStepOutputSize); return less, such as a reference to data stored elsewhere`, f.Error.Message)
+		assert.Equal(t, "big", f.StepID)
+		calls := a.callsTo("victim")
+		require.Len(t, calls, 2, "the step failed at once and the function returned its error")
+		assert.Less(t, len(calls[0].Response), 1<<10, "the 5 MiB result was not sent")
 	})
 	t.Run("state-overflowed", func(t *testing.T) {
 		a := newVictim(t, appConfig{}, func(ctx context.Context) (any, error) {

@@ -2,9 +2,12 @@ package step_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -371,4 +374,54 @@ func TestStepAfterTheRequestFinished(t *testing.T) {
 	})
 	requireResponse(t, call{fn: "leaked"}.do(t, c), 200, `"ok"`)
 	assert.ErrorIs(t, step.Sleep(saved, "late", time.Second), inngest.ErrRunFinished)
+}
+
+// TestRunOutputOverTheLimitFailsTheStep: a result whose stored form
+// ({"data":…}) is over inngest.MaxStepOutputSize is not sent: the step
+// fails at once, without retries, with an error naming the step and the
+// size, and the function catches it on the next call like any step
+// error. A result of exactly the limit is sent.
+func TestRunOutputOverTheLimitFailsTheStep(t *testing.T) {
+	c, _ := newClient(t)
+	// A JSON string of n bytes, quotes included.
+	str := func(n int) string { return strings.Repeat("x", n-2) }
+	var caught *inngest.StepError
+	fn(t, c, "big", func(ctx context.Context, in inngest.Input[struct {
+		N int `json:"n"`
+	}]) (any, error) {
+		_, err := step.Run(ctx, "export", func(ctx context.Context) (string, error) { return str(in.Event.Data.N), nil })
+		if errors.As(err, &caught) {
+			return "caught: " + caught.StepID, nil
+		}
+		return nil, err
+	}, func(o *inngest.FunctionOpts) { o.Retries = inngest.Ptr(3) })
+
+	limit := inngest.MaxStepOutputSize - len(`{"data":}`)
+	r := call{fn: "big", event: `{"n":` + strconv.Itoa(limit) + `}`}.do(t, c)
+	require.Equal(t, 206, r.Status)
+	ops := decodeOps(t, r.Body)
+	require.Len(t, ops, 1)
+	assert.Equal(t, "StepRun", ops[0].Op, "a result of exactly the limit is sent")
+	assert.Len(t, ops[0].Data, limit)
+
+	r = call{fn: "big", event: `{"n":` + strconv.Itoa(limit+1) + `}`}.do(t, c)
+	require.Equal(t, 206, r.Status)
+	assert.Equal(t, "true", r.Header.Get("X-Inngest-No-Retry"))
+	ops = decodeOps(t, r.Body)
+	require.Len(t, ops, 1)
+	assert.Equal(t, "StepFailed", ops[0].Op)
+	assert.Empty(t, ops[0].Data)
+	require.NotNil(t, ops[0].Error)
+	e := *ops[0].Error
+	assert.Equal(t, "NonRetriableError", e.Name)
+	assert.Equal(t, `step "export": its result (string) is 4194305 bytes of JSON, over Inngest's limit of 4194304 bytes for a step's output (inngest.MaxStepOutputSize); return less, such as a reference to data stored elsewhere`, e.Message)
+	assert.Less(t, len(r.Body), 1<<10, "the result itself is not sent")
+
+	// The server stores the error; the function catches it.
+	memo, err := json.Marshal(map[string]any{"error": e})
+	require.NoError(t, err)
+	r = call{fn: "big", event: `{"n":` + strconv.Itoa(limit+1) + `}`, steps: map[string]string{hash("export"): string(memo)}, stack: []string{hash("export")}}.do(t, c)
+	requireResponse(t, r, 200, `"caught: export"`)
+	require.NotNil(t, caught)
+	assert.Contains(t, caught.Message, "4194305 bytes")
 }

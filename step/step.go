@@ -17,6 +17,7 @@ package step
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
@@ -32,7 +33,9 @@ import (
 //
 // When fn's retries run out, or fn returns an inngest.NoRetryError, Run
 // returns a *inngest.StepError. Return it to fail the run (with no more
-// retries), or handle it and go on.
+// retries), or handle it and go on. A result whose JSON is over
+// inngest.MaxStepOutputSize fails the step the same way, at once and
+// without retries, with a StepError that names the step and the size.
 func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T, error)) (T, error) {
 	var zero T
 	r, parallel, err := from(ctx, id)
@@ -48,6 +51,11 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 		v, err := call(run.StepContext(ctx, s), fn)
 		if err == nil {
 			data, merr := json.Marshal(v)
+			if merr == nil && len(data)+len(`{"data":}`) > inngest.MaxStepOutputSize {
+				// The server would refuse it with a message naming a
+				// hash, and every retry would run the body again.
+				merr = errTooLarge
+			}
 			if merr == nil {
 				op := wire.Op{ID: s.Hash, Op: wire.OpStepRun, Name: id, DisplayName: id, Data: data}
 				if r.Checkpoint(op) {
@@ -63,6 +71,10 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 				return zero, r.Stop()
 			}
 			err = inngest.NoRetryError(fmt.Errorf("step %q: encoding its result (%T) as JSON: %w", id, v, merr))
+			if merr == errTooLarge {
+				err = inngest.NoRetryError(fmt.Errorf("step %q: its result (%T) is %d bytes of JSON, over Inngest's limit of %d bytes for a step's output (inngest.MaxStepOutputSize); return less, such as a reference to data stored elsewhere",
+					id, v, len(data)+len(`{"data":}`), inngest.MaxStepOutputSize))
+			}
 		}
 		reportError(r, s, err)
 	case run.Report:
@@ -70,6 +82,9 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 	}
 	return zero, r.Stop()
 }
+
+// errTooLarge marks a step result over inngest.MaxStepOutputSize.
+var errTooLarge = errors.New("over the step output limit")
 
 // panicError is a panic in a step's body, with its stack.
 type panicError struct {
