@@ -1,11 +1,13 @@
 package step_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -424,4 +426,66 @@ func TestRunOutputOverTheLimitFailsTheStep(t *testing.T) {
 	requireResponse(t, r, 200, `"caught: export"`)
 	require.NotNil(t, caught)
 	assert.Contains(t, caught.Message, "4194305 bytes")
+}
+
+// TestRunBodyThatOutlivesItsCall: when the call's ctx is cancelled (the
+// server hung up) while a step body runs, a body that returns anyway is
+// logged as a warning through the client's logger, with the step, the
+// run and whether the body honoured ctx; a body that returns in time is
+// not.
+func TestRunBodyThatOutlivesItsCall(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		honour  bool
+		cancel  bool
+		warning string
+	}{
+		{"ignores ctx", false, true, "honoured_ctx=false"},
+		{"honours ctx", true, true, "honoured_ctx=true"},
+		{"not cancelled", false, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, logs := newClient(t)
+			started, release := make(chan struct{}), make(chan struct{})
+			returned := make(chan struct{})
+			fn(t, c, "slow", func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
+				return step.Run(ctx, "export", func(ctx context.Context) (int, error) {
+					defer close(returned)
+					close(started)
+					if tc.honour {
+						<-ctx.Done()
+						return 0, ctx.Err()
+					}
+					<-release
+					return 1, nil
+				})
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req := httptest.NewRequest(http.MethodPost, "/api/inngest?"+call{fn: "slow"}.query(), bytes.NewReader(call{fn: "slow"}.body())).WithContext(ctx)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				c.Serve().ServeHTTP(httptest.NewRecorder(), req)
+			}()
+			<-started
+			if tc.cancel {
+				cancel()
+			}
+			close(release)
+			<-returned
+			<-done
+			if tc.warning == "" {
+				assert.NotContains(t, logs.String(), "returned after its call was cancelled")
+				return
+			}
+			out := logs.String()
+			assert.Contains(t, out, "level=WARN")
+			assert.Contains(t, out, "a step body returned after its call was cancelled")
+			assert.Contains(t, out, "step=export")
+			assert.Contains(t, out, "run_id=01M89CTC00Y1RFEX6HGGCHG9VY")
+			assert.Contains(t, out, `cause="context canceled"`)
+			assert.Contains(t, out, tc.warning)
+		})
+	}
 }

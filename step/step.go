@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"time"
 
@@ -30,6 +31,16 @@ import (
 // Run runs fn as a step named id and returns its result. fn runs once,
 // with retries on error; after it succeeded, Run returns the recorded
 // result, decoded from JSON into T, without calling fn.
+//
+// fn's ctx is cancelled when the call that runs it ends early: Inngest
+// (or a proxy in between) hung up, or a deadline passed. Inngest then
+// runs the step again, perhaps while the first fn is still running, and
+// the first result is lost. So fn must honour ctx: pass it to every call
+// that waits (HTTP, database, sleeps) and return when ctx is done. And
+// its side effects should be idempotent, keyed for example by the run ID
+// and the step ID, because a step may run more than once: on retries,
+// and after such a cancellation. A body that returns after its ctx was
+// done is logged as a warning through the client's logger.
 //
 // When fn's retries run out, or fn returns an inngest.NoRetryError, Run
 // returns a *inngest.StepError. Return it to fail the run (with no more
@@ -49,6 +60,9 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 	switch r.Decide(s, parallel, true) {
 	case run.Execute:
 		v, err := call(run.StepContext(ctx, s), fn)
+		if ctx.Err() != nil {
+			warnOutlived(ctx, r, id, err)
+		}
 		if err == nil {
 			data, merr := json.Marshal(v)
 			if merr == nil && len(data)+len(`{"data":}`) > inngest.MaxStepOutputSize {
@@ -81,6 +95,23 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 		r.Add(wire.Op{ID: s.Hash, Op: wire.OpStepPlanned, Name: id, DisplayName: id})
 	}
 	return zero, r.Stop()
+}
+
+// warnOutlived logs that the body of step id returned after its ctx was
+// done: the call was cancelled (Inngest or a proxy hung up) or a
+// deadline passed. Inngest retries such a step, perhaps while the body
+// was still running, so the warning says how to make that safe.
+func warnOutlived(ctx context.Context, r *run.Run, id string, err error) {
+	log := slog.Default()
+	if c := inngest.ClientFromContext(ctx); c != nil {
+		log = c.Logger()
+	}
+	attrs := []any{"step", id, "run_id", r.RunID(), "cause", context.Cause(ctx).Error(),
+		"honoured_ctx", err != nil && errors.Is(err, ctx.Err())}
+	if err != nil {
+		attrs = append(attrs, "error", err.Error())
+	}
+	log.WarnContext(ctx, "inngest: a step body returned after its call was cancelled; its result may not reach Inngest, which then runs the step again: step bodies must honour ctx, and their side effects should be idempotent", attrs...)
 }
 
 // errTooLarge marks a step result over inngest.MaxStepOutputSize.

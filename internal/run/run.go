@@ -439,3 +439,6 @@ func outermost() uintptr {
 	}
 	return f.Entry()
 }
+
+// RunID is the ID of the run being executed.
+func (r *Run) RunID() string { return r.cfg.RunID }
