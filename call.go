@@ -17,8 +17,8 @@ import (
 // the function over its memoized steps and answers with the result (200),
 // the steps to report (206) or the error (400/500).
 func (h *handler) call(w http.ResponseWriter, r *http.Request) {
-	body, ok := h.readBody(w, r)
-	if !ok || !h.verify(w, r, body) {
+	body, _, ok := h.readSigned(w, r, false, h.refuse401(w, r))
+	if !ok {
 		return
 	}
 	q := r.URL.Query()
@@ -73,6 +73,7 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 	ctx := context.WithValue(r.Context(), clientCtxKey{}, h.c)
 	cfg := run.Config{
 		RunID:            req.Ctx.RunID,
+		Logger:           h.c.cfg.logger,
 		Stack:            req.Ctx.Stack.Stack,
 		TargetHash:       target,
 		DisableImmediate: req.Ctx.DisableImmediateExecution,

@@ -44,8 +44,9 @@ func (e Event[T]) Time() time.Time { return time.UnixMilli(e.Timestamp) }
 
 // ValidateEvents checks events as Send does before it sends anything:
 // there is at least one, every event has a name, names under "inngest/"
-// are reserved for Inngest, and data encodes as a JSON object (nil data
-// is sent as {}). The error names the first bad event by index.
+// are reserved for Inngest, data encodes as a JSON object (nil data is
+// sent as {}), and the event's JSON is at most MaxEventSize bytes. The
+// error names the first bad event by index.
 func ValidateEvents(events ...Event[any]) error {
 	if len(events) == 0 {
 		return errors.New("inngest: at least one event is required")
@@ -77,7 +78,11 @@ func validateEvent(i int, e Event[any]) ([]byte, error) {
 	} else if len(data) == 0 || data[0] != '{' {
 		return nil, fmt.Errorf("inngest: event %d (%s): data must be a JSON object (a struct or map), got %s", i, e.Name, truncate(data, 40))
 	}
-	return json.Marshal(e)
+	b, err := json.Marshal(e)
+	if err == nil && len(b) > MaxEventSize {
+		return nil, fmt.Errorf("inngest: event %d (%s) is %d bytes of JSON, over Inngest's limit of %d bytes for an event (inngest.MaxEventSize)", i, e.Name, len(b), MaxEventSize)
+	}
+	return b, err
 }
 
 func truncate(b []byte, n int) string {

@@ -1,6 +1,7 @@
 package inngest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -49,7 +50,11 @@ type Failure[T any] struct {
 	// function's event type; Events holds all of them for a batch.
 	Event  Event[T]
 	Events []Event[T]
-	// Error is what made the run fail. It is never nil.
+	// Error is what made the run fail. It is never nil. When the server
+	// failed the run itself (the app was unreachable, a step's output or
+	// the run's state was over its limit) it is the server's innermost
+	// error, such as InngestErrStateOverflowed, not the JSON the server
+	// wraps it in; Raw has that.
 	Error *RunError
 	// StepID is the ID (as written in code) of the step whose failure
 	// failed the run, or "" when the run failed outside a step or the
@@ -314,9 +319,21 @@ func parseSystemEvent(raw json.RawMessage) systemEvent {
 	return se
 }
 
+// maxErrorNesting bounds how many messages holding an error as JSON
+// parseRunError decodes, one inside the other.
+const maxErrorNesting = 8
+
 // parseRunError reads the error of a system event, whatever its shape:
 // an object with name, message, stack, error and cause (any may be
 // missing), a bare string, or nothing at all (nil).
+//
+// When the server fails a run itself (it could not reach the app, a
+// step's output or the run's state was over its limit), the message is
+// itself an error encoded as JSON, {"error":{"name":…,"message":…}}, and
+// the outer name is a generic "Error". The innermost error's name and
+// message are the ones that say what happened, so they are returned, up
+// to maxErrorNesting levels deep; the outer stack and cause are kept
+// when the inner error has none. Failure.Raw keeps the event as sent.
 func parseRunError(raw json.RawMessage) *RunError {
 	if len(raw) == 0 || string(raw) == "null" {
 		return nil
@@ -325,24 +342,57 @@ func parseRunError(raw json.RawMessage) *RunError {
 	if json.Unmarshal(raw, &s) == nil {
 		return &RunError{Name: errNameDefault, Message: firstNonEmpty(s, "Unknown error")}
 	}
-	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil {
+	e, _, ok := parseErrorObject(raw, maxErrorNesting)
+	if !ok {
 		return &RunError{Name: errNameDefault, Message: "Unknown error"}
+	}
+	e.Name = firstNonEmpty(e.Name, errNameDefault)
+	e.Message = firstNonEmpty(e.Message, "Unknown error")
+	return e
+}
+
+// parseErrorObject reads a JSON object as an error, unwrapping an error
+// nested in its message (up to depth messages deep) or in an "error" that
+// is an object. Name and Message are "" when absent; named reports whether a
+// name was given at some level. ok is false when raw is not an object.
+func parseErrorObject(raw []byte, depth int) (e *RunError, named, ok bool) {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil || m == nil {
+		return nil, false, false
 	}
 	str := func(k string) string {
 		var v string
 		_ = json.Unmarshal(m[k], &v)
 		return strings.TrimSpace(v)
 	}
-	e := &RunError{
-		Name:    firstNonEmpty(str("name"), errNameDefault),
-		Message: firstNonEmpty(str("message"), str("error"), "Unknown error"),
-		Stack:   str("stack"),
-	}
+	e = &RunError{Name: str("name"), Message: firstNonEmpty(str("message"), str("error")), Stack: str("stack")}
 	if c, ok := m["cause"]; ok && string(c) != "null" {
 		e.Cause = c
 	}
-	return e
+	named = e.Name != ""
+	var nested []byte
+	switch {
+	case strings.HasPrefix(e.Message, "{") && depth > 0:
+		nested, depth = []byte(e.Message), depth-1
+	case e.Message == "" && bytes.HasPrefix(m["error"], []byte("{")):
+		// Part of this object, not a message decoded again: free.
+		nested = m["error"]
+	default:
+		return e, named, true
+	}
+	inner, innerNamed, ok := parseErrorObject(nested, depth)
+	if !ok || inner.Message == "" {
+		// Not an error: a message that merely is JSON stays as it is.
+		return e, named, true
+	}
+	if !innerNamed || (inner.Name == errNameDefault && named) {
+		inner.Name = e.Name
+	}
+	inner.Stack = firstNonEmpty(inner.Stack, e.Stack)
+	if inner.Cause == nil {
+		inner.Cause = e.Cause
+	}
+	return inner, named || innerNamed, true
 }
 
 // stepIDFrom reads {"data":{"step_id":"..."}}, where this SDK puts the ID

@@ -332,3 +332,93 @@ func TestCreateFailureFunctionFilters(t *testing.T) {
 	assert.Equal(t, `[{"event":"inngest/function.failed","expression":"event.data.function_id.startsWith('shop-')"}]`, string(fns[0].Triggers))
 	assert.Equal(t, `[{"event":"inngest/function.failed","expression":"event.data.function_id == 'shop-charge' || event.data.function_id == 'shop-refund' || event.data.function_id == 'shop-it\\'s'"}]`, string(fns[1].Triggers))
 }
+
+// TestFailureOfARunTheServerFailed: when the server fails a run itself
+// it wraps the error as JSON in the message
+// ({"error":"…","message":"{\"error\":{…}}","name":"Error"}); the
+// handler gets the innermost name and message, and Raw keeps the event
+// as sent. The calls are real (testdata/failure/README.md).
+func TestFailureOfARunTheServerFailed(t *testing.T) {
+	const app = "e2e-1373db-testserverfailedruns"
+	for _, tc := range []struct {
+		file, scenario string
+		want           RunError
+	}{
+		{"server_unreachable.json", "unreachable",
+			RunError{Name: "Error", Message: "Unable to reach SDK URL"}},
+		{"server_gateway_timeout.json", "gateway-timeout",
+			RunError{Name: "Server returned a fatal error", Message: "Your server returned HTTP 504 before the SDK responded."}},
+		{"server_step_output_too_large.json", "step-output-too-large",
+			RunError{Name: "Error", Message: "error validating generator opcode 95c4bea12e4edcf8aad730a222793324dc42c29d: step output size is greater than the limit"}},
+		{"server_step_output_over_sdk_limit.json", "step-output-over-sdk-limit",
+			RunError{Name: "NonRetriableError", Message: `step "big": its result (string) is 5242891 bytes of JSON, over Inngest's limit of 4194304 bytes for a step's output (inngest.MaxStepOutputSize); return less, such as a reference to data stored elsewhere`}},
+		{"server_state_overflowed.json", "state-overflowed",
+			RunError{Name: "InngestErrStateOverflowed", Message: "The function run exceeded the state size limit of 33554432 bytes."}},
+	} {
+		t.Run(tc.scenario, func(t *testing.T) {
+			body, err := os.ReadFile("testdata/failure/" + tc.file)
+			require.NoError(t, err)
+			c := devClient(t, app)
+			var got Failure[json.RawMessage]
+			_, err = CreateFailureFunction(c, FunctionOpts{ID: "watch"}, FailureFilter{},
+				func(ctx context.Context, f Failure[json.RawMessage]) (any, error) {
+					got = f
+					return nil, nil
+				})
+			require.NoError(t, err)
+			rec := post(t, c.Serve(), "fnId="+app+"-watch&stepId=step", body)
+			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+			require.NotNil(t, got.Error)
+			assert.Equal(t, app+"-"+tc.scenario+"-victim", got.FunctionID)
+			assert.Equal(t, tc.want.Name, got.Error.Name)
+			assert.Equal(t, tc.want.Message, got.Error.Message)
+			assert.NotContains(t, got.Error.Error(), `{"error"`)
+
+			var req struct {
+				Event json.RawMessage `json:"event"`
+			}
+			require.NoError(t, json.Unmarshal(body, &req))
+			assert.Equal(t, string(req.Event), string(got.Raw), "Raw is the event as sent")
+		})
+	}
+}
+
+// TestNestedErrorMessages: errors nested as JSON in messages are
+// unwrapped to the innermost, a bounded number of levels deep; a
+// message that merely is JSON stays as it is.
+func TestNestedErrorMessages(t *testing.T) {
+	wrap := func(inner string) string {
+		b, _ := json.Marshal(map[string]any{"error": json.RawMessage(inner)})
+		m, _ := json.Marshal(map[string]any{"name": "Error", "message": string(b)})
+		return string(m)
+	}
+	deep := `{"name":"Deepest","message":"at the bottom"}`
+	for range 5 {
+		deep = wrap(deep)
+	}
+	tooDeep := `{"name":"Deepest","message":"at the bottom"}`
+	for range maxErrorNesting + 2 {
+		tooDeep = wrap(tooDeep)
+	}
+	for _, tc := range []struct {
+		name, raw string
+		want      RunError
+	}{
+		{"five levels", deep, RunError{Name: "Deepest", Message: "at the bottom"}},
+		{"a message that is JSON data", `{"name":"Error","message":"{\"code\":42}"}`, RunError{Name: "Error", Message: `{"code":42}`}},
+		{"a message that is not JSON", `{"name":"Error","message":"{not json"}`, RunError{Name: "Error", Message: "{not json"}},
+		{"a specific outer name over a generic inner one", `{"name":"NonRetriableError","message":"{\"error\":{\"name\":\"Error\",\"message\":\"m\"}}"}`,
+			RunError{Name: "NonRetriableError", Message: "m"}},
+		{"an unnamed inner error", `{"name":"Timeout","message":"{\"message\":\"m\"}","stack":"s"}`, RunError{Name: "Timeout", Message: "m", Stack: "s"}},
+		{"an error object in error", `{"error":{"name":"Inner","message":"m"}}`, RunError{Name: "Inner", Message: "m"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := parseRunError(json.RawMessage(tc.raw))
+			require.NotNil(t, got)
+			assert.Equal(t, tc.want, *got)
+		})
+	}
+	got := parseRunError(json.RawMessage(tooDeep))
+	assert.Equal(t, "Error", got.Name, "past the bound the message stays JSON")
+	assert.True(t, strings.HasPrefix(got.Message, `{"error"`), got.Message)
+}

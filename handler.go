@@ -95,35 +95,54 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 	return body, true
 }
 
-// verify checks the request's signature. In dev mode nothing is
-// required. It reports whether the request may go on; when not, the 401
+// readSigned reads the body of a request that must be signed in cloud
+// mode and verifies its signature; in dev mode it only reads the body.
+// The header is checked before the body is read, so an unsigned,
+// malformed or expired request costs nothing to refuse whatever its
+// body; a wrong signature costs one HMAC over the body per key (see
+// signature.verify for canonical). On a bad signature refuse writes the
+// answer. ok reports whether the request may go on; when not, the answer
 // has been written.
-func (h *handler) verify(w http.ResponseWriter, r *http.Request, body []byte) bool {
-	if h.c.cfg.dev {
-		return true
+func (h *handler) readSigned(w http.ResponseWriter, r *http.Request, canonical bool, refuse func(error)) (body []byte, usedFallback, ok bool) {
+	cfg := &h.c.cfg
+	var sig signature
+	if !cfg.dev {
+		var err error
+		sig, err = parseSignature(r.Header.Get("X-Inngest-Signature"), h.now(), len(cfg.hmacKey) > 0 || len(cfg.hmacKeyFB) > 0)
+		if err != nil {
+			refuse(err)
+			return nil, false, false
+		}
 	}
-	if _, err := verifySignature(r.Header.Get("X-Inngest-Signature"), body, h.now(), h.c.cfg.hmacKey, h.c.cfg.hmacKeyFB); err != nil {
+	if body, ok = h.readBody(w, r); !ok || cfg.dev {
+		return body, false, ok
+	}
+	usedFallback, err := sig.verify(body, cfg.hmacKey, cfg.hmacKeyFB, canonical)
+	if err != nil {
+		refuse(err)
+		return nil, false, false
+	}
+	return body, usedFallback, true
+}
+
+// refuse401 returns a refusal that logs and answers 401 {"error": …}.
+func (h *handler) refuse401(w http.ResponseWriter, r *http.Request) func(error) {
+	return func(err error) {
 		h.c.cfg.logger.WarnContext(r.Context(), "inngest: rejected a request", "method", r.Method, "reason", err)
 		writeError(w, http.StatusUnauthorized, err.Error())
-		return false
 	}
-	return true
 }
 
 // trust answers the trust probe: 200 {} to a correctly signed request,
-// with the response signed by the same key.
+// with the response signed by the same key. Its body gets the bounded
+// canonical check, as other SDKs verify every body's canonical form.
 func (h *handler) trust(w http.ResponseWriter, r *http.Request) {
-	body, ok := h.readBody(w, r)
+	_, fb, ok := h.readSigned(w, r, true, func(err error) { writeError(w, http.StatusUnauthorized, err.Error()) })
 	if !ok {
 		return
 	}
 	resp := []byte("{}")
 	if !h.c.cfg.dev {
-		fb, err := verifySignature(r.Header.Get("X-Inngest-Signature"), body, h.now(), h.c.cfg.hmacKey, h.c.cfg.hmacKeyFB)
-		if err != nil {
-			writeError(w, http.StatusUnauthorized, err.Error())
-			return
-		}
 		key := h.c.cfg.hmacKey
 		if fb {
 			key = h.c.cfg.hmacKeyFB
@@ -175,7 +194,7 @@ func (h *handler) introspect(w http.ResponseWriter, r *http.Request) {
 		SchemaVersion:         schemaVersion,
 	}
 	if sig := r.Header.Get("X-Inngest-Signature"); sig != "" && !cfg.dev {
-		_, err := verifySignature(sig, nil, h.now(), cfg.hmacKey, cfg.hmacKeyFB)
+		_, err := verifySignature(sig, nil, h.now(), cfg.hmacKey, cfg.hmacKeyFB, false)
 		ok := err == nil
 		out.AuthenticationSucceeded = &ok
 		if ok {

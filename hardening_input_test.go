@@ -211,7 +211,7 @@ func TestSignatureChecks(t *testing.T) {
 		{"future", sign(t, hardKey, now.Add(6*time.Minute), body), body, "more than 5 minutes"},
 		{"another key", sign(t, hardOtherKey, now, body), body, "does not match"},
 		{"another body", sign(t, hardKey, now, body), []byte(`{"event":{"data":{"n":4}}}`), "does not match"},
-		{"trailing newline: the same canonical form", sign(t, hardKey, now, body), append(append([]byte(nil), body...), '\n'), ""},
+		{"trailing newline: calls are verified as sent", sign(t, hardKey, now, body), append(append([]byte(nil), body...), '\n'), "does not match"},
 		{"empty body", sign(t, hardKey, now, body), []byte{}, "does not match"},
 		{"t changed", strings.Replace(sign(t, hardKey, now, body), "t=", "t=1", 1), body, "more than 5 minutes"},
 		{"s truncated", sign(t, hardKey, now, body)[:40], body, "malformed"},
@@ -255,24 +255,45 @@ func TestSignatureReplayWithinWindow(t *testing.T) {
 	assert.EqualValues(t, 2, runs.Load())
 }
 
-// TestCanonicalFormOnlyForSmallBodies: a signature over the canonical
-// (JCS) form of a body is accepted for small bodies, such as the dev
-// server's sync request, but not for large ones, whose canonicalization
-// an unauthenticated sender could use to make the SDK allocate far more
-// than the body's size.
-func TestCanonicalFormOnlyForSmallBodies(t *testing.T) {
-	c, runs := countedApp(t, inngest.ClientOpts{Mode: inngest.ModeCloud, SigningKey: hardKey, MaxBodySize: 4 << 20})
-	small := []byte(`{ "event": {"data": {"n": 3}} }`)
-	rec := serve(c.Serve(), withSig(httptest.NewRequest(http.MethodPost, countURL, bytes.NewReader(small)), sign(t, hardKey, time.Now(), []byte(`{"event":{"data":{"n":3}}}`))))
-	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+// TestCanonicalFormOnlyForSmallSyncBodies: a signature over the
+// canonical (JCS) form of a body is accepted for the sync PUT, which the
+// server signs that way, and only for small bodies; calls, which arrive
+// canonical, are verified over the body as sent. Canonicalizing costs
+// far more than an HMAC, and an unauthenticated sender chooses the body.
+func TestCanonicalFormOnlyForSmallSyncBodies(t *testing.T) {
+	api := newFakeAPI(t, okAPI)
+	c, runs := countedApp(t, inngest.ClientOpts{Mode: inngest.ModeCloud, SigningKey: hardKey, APIBaseURL: api.URL, MaxBodySize: 4 << 20})
+	syncReq := func(body, signed []byte) *http.Request {
+		return withSig(httptest.NewRequest(http.MethodPut, "/api/inngest", bytes.NewReader(body)), sign(t, hardKey, time.Now(), signed))
+	}
 
-	big := []byte(`{"event":{"data":{"n":3}}, "pad":"` + strings.Repeat("x", 2<<20) + `"}`)
-	canon := []byte(`{"event":{"data":{"n":3}},"pad":"` + strings.Repeat("x", 2<<20) + `"}`)
-	rec = serve(c.Serve(), withSig(httptest.NewRequest(http.MethodPost, countURL, bytes.NewReader(big)), sign(t, hardKey, time.Now(), canon)))
+	// The server's sync body: json.Marshal escapes '&', JCS does not.
+	rec := serve(c.Serve(), syncReq([]byte(`{"url":"http://app.test/api/inngest?a=1\u0026b=2"}`), []byte(`{"url":"http://app.test/api/inngest?a=1&b=2"}`)))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	// A long URL, up to 8 KiB of body.
+	long := "http://app.test/api/inngest?" + strings.Repeat("a=1\u0026", (8<<10-40)/9)
+	body := []byte(`{"url":"` + long + `"}`)
+	require.LessOrEqual(t, len(body), 8<<10)
+	rec = serve(c.Serve(), syncReq(body, []byte(strings.ReplaceAll(string(body), `\u0026`, "&"))))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.Len(t, api.requests(), 2, "both syncs registered the app")
+
+	// Beyond 8 KiB only the body as sent counts.
+	big := []byte(`{"pad":"` + strings.Repeat("x", 8<<10) + `", "url":"http://app.test/api/inngest"}`)
+	canon := []byte(`{"pad":"` + strings.Repeat("x", 8<<10) + `","url":"http://app.test/api/inngest"}`)
+	rec = serve(c.Serve(), syncReq(big, canon))
+	require.Equal(t, http.StatusUnauthorized, rec.Code, rec.Body.String())
+	assert.Contains(t, rec.Body.String(), "does not match")
+	rec = serve(c.Serve(), syncReq(canon, canon))
+	require.Equal(t, http.StatusOK, rec.Code, "a large body signed as sent is fine: %s", rec.Body)
+
+	// A call whose canonical form was signed, but not its bytes, is refused.
+	small := []byte(`{ "event": {"data": {"n": 3}} }`)
+	rec = serve(c.Serve(), withSig(httptest.NewRequest(http.MethodPost, countURL, bytes.NewReader(small)), sign(t, hardKey, time.Now(), []byte(`{"event":{"data":{"n":3}}}`))))
 	requireRejected(t, rec, http.StatusUnauthorized, "does not match")
-	rec = serve(c.Serve(), withSig(httptest.NewRequest(http.MethodPost, countURL, bytes.NewReader(canon)), sign(t, hardKey, time.Now(), canon)))
-	require.Equal(t, http.StatusOK, rec.Code, "a large body signed as sent is fine")
-	assert.EqualValues(t, 2, runs.Load())
+	rec = serve(c.Serve(), withSig(httptest.NewRequest(http.MethodPost, countURL, bytes.NewReader(small)), sign(t, hardKey, time.Now(), small)))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.EqualValues(t, 1, runs.Load())
 }
 
 func withSig(r *http.Request, sig string) *http.Request {

@@ -30,7 +30,7 @@ func TestSignVector(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, sigVectorSig, got)
 
-	fb, err := verifySignature(sigVectorSig, []byte(sigVectorBody), time.Unix(sigVectorTime, 0), sigHMACKey(t, sigVectorKey), nil)
+	fb, err := verifySignature(sigVectorSig, []byte(sigVectorBody), time.Unix(sigVectorTime, 0), sigHMACKey(t, sigVectorKey), nil, false)
 	require.NoError(t, err)
 	assert.False(t, fb)
 }
@@ -100,7 +100,7 @@ func TestVerifySignature(t *testing.T) {
 		{name: "garbage", header: "garbage", body: body, key: primary, wantErr: ErrSignatureFormat},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fb, err := verifySignature(tc.header, tc.body, now, tc.key, tc.fallback)
+			fb, err := verifySignature(tc.header, tc.body, now, tc.key, tc.fallback, true)
 			if tc.wantErr != nil {
 				assert.ErrorIs(t, err, tc.wantErr)
 				return
@@ -126,13 +126,16 @@ func TestVerifySignatureJCS(t *testing.T) {
 		`{"url":"http://app.test/api/inngest?x=1&y=2","a":1}`,
 		`{ "url" : "http://app.test/api/inngest?x=1\u0026y=2", "a" : 1.0 }`,
 	} {
-		_, err := verifySignature(sig, []byte(body), now, key, nil)
+		_, err := verifySignature(sig, []byte(body), now, key, nil, true)
 		assert.NoError(t, err, body)
+		// Calls are verified over the body as sent only.
+		_, err = verifySignature(sig, []byte(body), now, key, nil, false)
+		assert.ErrorIs(t, err, ErrSignatureInvalid, body)
 	}
 	// A body whose canonical form differs still fails.
-	_, err = verifySignature(sig, []byte(`{"a":2,"url":"http://app.test/api/inngest?x=1\u0026y=2"}`), now, key, nil)
+	_, err = verifySignature(sig, []byte(`{"a":2,"url":"http://app.test/api/inngest?x=1\u0026y=2"}`), now, key, nil, true)
 	assert.True(t, errors.Is(err, ErrSignatureInvalid))
 	// Invalid JSON that was not signed as such fails.
-	_, err = verifySignature(sig, []byte(`{"a":1,`), now, key, nil)
+	_, err = verifySignature(sig, []byte(`{"a":1,`), now, key, nil, true)
 	assert.ErrorIs(t, err, ErrSignatureInvalid)
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -307,31 +308,34 @@ type syncReply struct {
 }
 
 func (h *handler) sync(w http.ResponseWriter, r *http.Request) {
-	body, ok := h.readBody(w, r)
-	if !ok {
-		return
-	}
 	cfg := &h.c.cfg
-	verified := cfg.dev
-	if !cfg.dev {
-		sig := r.Header.Get("X-Inngest-Signature")
-		switch _, err := verifySignature(sig, body, h.now(), cfg.hmacKey, cfg.hmacKeyFB); {
-		case err == nil:
-			verified = true
-		case sig == "" && cfg.unsignedSyncOK():
-			// An unsigned sync of a handler whose public URL is
-			// configured: it registers that URL, out of band.
-		case sig == "":
-			msg := cfg.unsignedSyncRefusal()
-			cfg.logger.WarnContext(r.Context(), "inngest: rejected an unsigned sync request", "reason", msg)
-			writeJSON(w, http.StatusUnauthorized, syncReply{Message: msg})
-			return
-		default:
-			cfg.logger.WarnContext(r.Context(), "inngest: rejected a sync request", "reason", err)
-			writeJSON(w, http.StatusUnauthorized, syncReply{Message: err.Error()})
+	verified := true // in dev mode nothing is required
+	var body []byte
+	if !cfg.dev && r.Header.Get("X-Inngest-Signature") == "" && cfg.unsignedSyncOK() {
+		// An unsigned sync of a handler whose public URL is
+		// configured: it registers that URL, out of band.
+		b, ok := h.readBody(w, r)
+		if !ok {
 			return
 		}
-	} else if kind := r.Header.Get("X-Inngest-Server-Kind"); kind != "" && kind != "dev" {
+		body, verified = b, false
+	} else {
+		b, _, ok := h.readSigned(w, r, true, func(err error) {
+			if errors.Is(err, ErrSignatureMissing) {
+				msg := cfg.unsignedSyncRefusal()
+				cfg.logger.WarnContext(r.Context(), "inngest: rejected an unsigned sync request", "reason", msg)
+				writeJSON(w, http.StatusUnauthorized, syncReply{Message: msg})
+				return
+			}
+			cfg.logger.WarnContext(r.Context(), "inngest: rejected a sync request", "reason", err)
+			writeJSON(w, http.StatusUnauthorized, syncReply{Message: err.Error()})
+		})
+		if !ok {
+			return
+		}
+		body = b
+	}
+	if kind := r.Header.Get("X-Inngest-Server-Kind"); cfg.dev && kind != "" && kind != "dev" {
 		cfg.logger.WarnContext(r.Context(), "inngest: dev mode, but the sync request came from a server of kind "+kind)
 	}
 	if verified && strings.EqualFold(r.Header.Get("X-Inngest-Sync-Kind"), "in_band") && cfg.allowInBandSync {

@@ -176,6 +176,9 @@ type appConfig struct {
 	fixedURL bool
 	// checkpointing enables checkpointing on the client.
 	checkpointing *inngest.Checkpointing
+	// wrap, when set, wraps the app's handler (after the recording), to
+	// stand for a proxy in front of the app.
+	wrap func(http.Handler) http.Handler
 }
 
 // newApp starts an app for t. Its ID and event names are unique to the
@@ -213,7 +216,11 @@ func newApp(t *testing.T, tg target, cfg appConfig) *app {
 	c, err := inngest.NewClient(opts)
 	require.NoError(t, err)
 	a.Client = c
-	a.srv.Config.Handler = a.record(c.Serve())
+	h := a.record(c.Serve())
+	if cfg.wrap != nil {
+		h = cfg.wrap(h)
+	}
+	a.srv.Config.Handler = h
 	a.srv.Start()
 	t.Cleanup(func() {
 		a.srv.Close()

@@ -144,6 +144,11 @@ type response struct {
 // the handler runs.
 func (e *Engine) call(it *item) {
 	r := it.run
+	if len(r.stack) >= inngest.MaxSteps {
+		// The server checks the run's step count before each call.
+		e.failTooManySteps(r)
+		return
+	}
 	a := r.fn.app
 	body, err := e.request(it, false)
 	useAPI := false

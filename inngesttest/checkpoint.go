@@ -86,6 +86,10 @@ func (e *Engine) apiCheckpoint(w http.ResponseWriter, runID string, body []byte)
 		return
 	}
 	for _, op := range in.Steps {
+		if msg := checkpointLimit(r, op); msg != "" {
+			apiError(w, http.StatusRequestEntityTooLarge, msg)
+			return
+		}
 		if store, _ := checkpointOp(op.Op); store && e.checkpointStep(r, op) {
 			it.checkpointed++
 		}

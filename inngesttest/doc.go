@@ -117,6 +117,19 @@
 // engine and falls back to one step per call. Runs with mocks are called
 // with disable_immediate_execution, so they do not checkpoint.
 //
+// # Limits
+//
+// The engine enforces the server's limits, in inngest.MaxStepOutputSize,
+// MaxRunStateSize, MaxSteps and MaxEventSize, where the server does and
+// with the errors it records: a step output over 4 MiB that reaches it
+// (the SDK fails such a step itself) fails the run naming the step's
+// hash; a run whose events and step outputs would pass 32 MiB fails with
+// InngestErrStateOverflowed; a run with 1,000 finished steps fails at its
+// next call, and an answer planning more than 1,000 steps at once, with
+// InngestErrFunctionOverflowed; the event API refuses an event over
+// 3 MiB. A checkpoint of a step over a limit is refused (413). Failure
+// handlers receive these errors as they would from the server.
+//
 // # Mocks and assertions
 //
 // A StepMock replaces a step's result or error without touching the

@@ -3,6 +3,7 @@ package inngesttest
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -181,12 +182,8 @@ func (e *Engine) failRun(r *Run, result json.RawMessage, stdErr map[string]any) 
 	if r.done() {
 		return
 	}
-	str := func(k string) string { s, _ := stdErr[k].(string); return s }
 	r.status = Failed
-	r.err = &inngest.RunError{Name: str("name"), Message: str("message"), Stack: str("stack")}
-	if c, ok := stdErr["cause"]; ok {
-		r.err.Cause = mustMarshal(c)
-	}
+	r.err = runError(stdErr)
 	r.errBody = result
 	r.log(Entry{Kind: EntryFailed, Detail: r.err.Error()})
 	e.finalize(r, stdErr, result)
@@ -330,6 +327,9 @@ func (e *Engine) normalizeEvent(evt inngest.Event[any]) (json.RawMessage, string
 }
 
 func (e *Engine) normalizeRaw(raw []byte) (json.RawMessage, string, error) {
+	if msg := eventTooLarge(raw); msg != "" {
+		return nil, "", errors.New(msg)
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var m map[string]any

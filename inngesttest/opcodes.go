@@ -25,9 +25,6 @@ type opcode struct {
 	Error       json.RawMessage `json:"error"`
 }
 
-// maxSteps is the server's limit of steps per run.
-const maxSteps = 1000
-
 // parseOps reads a 206 body: an array of opcodes, or one opcode object
 // (the legacy form). An empty body is an error; [] means nothing to do.
 func parseOps(body []byte) ([]opcode, error) {
@@ -125,6 +122,10 @@ func snippet(b []byte) string {
 // does.
 func (e *Engine) applyOps(it *item, ops []opcode, hdr http.Header) {
 	r := it.run
+	if len(ops) > inngest.MaxSteps {
+		e.failTooManySteps(r)
+		return
+	}
 	if len(ops) > 1 {
 		// The server plans every step of a parallel group and runs
 		// each in a request of its own.
@@ -149,7 +150,12 @@ func (e *Engine) applyOps(it *item, ops []opcode, hdr http.Header) {
 			if len(data) == 0 {
 				data = json.RawMessage("null")
 			}
-			e.resolveStep(r, st, mustMarshal(map[string]json.RawMessage{"data": data}), data, nil,
+			memo := mustMarshal(map[string]json.RawMessage{"data": data})
+			if name, errText, msg, ok := storeLimit(r, op.ID, memo); !ok {
+				e.failByServer(r, name, errText, msg)
+				continue
+			}
+			e.resolveStep(r, st, memo, data, nil,
 				Entry{Kind: EntryStep, Step: st.ID, Detail: "completed: " + snippet(data)})
 		case wire.OpStepError:
 			st.Attempts++
@@ -368,10 +374,6 @@ func (e *Engine) enqueueCall(r *Run, stepID string) {
 func (e *Engine) threadDone(r *Run) {
 	r.outstanding--
 	if r.done() || r.outstanding > 0 {
-		return
-	}
-	if len(r.steps) > maxSteps {
-		e.failRun(r, nil, engineError("the run has more than %d steps, the server's limit", maxSteps))
 		return
 	}
 	if !r.progress {

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -415,5 +417,117 @@ func TestRunReportsWhenItsBodyRan(t *testing.T) {
 		assert.False(t, start.Before(before), "%s started %s before the call", ops[0].Op, before.Sub(start))
 		assert.GreaterOrEqual(t, d, nap, "%s: the body slept %s", ops[0].Op, nap)
 		assert.False(t, start.Add(d).After(after), "%s ended after the call", ops[0].Op)
+	}
+}
+
+// TestRunOutputOverTheLimitFailsTheStep: a result whose stored form
+// ({"data":…}) is over inngest.MaxStepOutputSize is not sent: the step
+// fails at once, without retries, with an error naming the step and the
+// size, and the function catches it on the next call like any step
+// error. A result of exactly the limit is sent.
+func TestRunOutputOverTheLimitFailsTheStep(t *testing.T) {
+	c, _ := newClient(t)
+	// A JSON string of n bytes, quotes included.
+	str := func(n int) string { return strings.Repeat("x", n-2) }
+	var caught *inngest.StepError
+	fn(t, c, "big", func(ctx context.Context, in inngest.Input[struct {
+		N int `json:"n"`
+	}]) (any, error) {
+		_, err := step.Run(ctx, "export", func(ctx context.Context) (string, error) { return str(in.Event.Data.N), nil })
+		if errors.As(err, &caught) {
+			return "caught: " + caught.StepID, nil
+		}
+		return nil, err
+	}, func(o *inngest.FunctionOpts) { o.Retries = inngest.Ptr(3) })
+
+	limit := inngest.MaxStepOutputSize - len(`{"data":}`)
+	r := call{fn: "big", event: `{"n":` + strconv.Itoa(limit) + `}`}.do(t, c)
+	require.Equal(t, 206, r.Status)
+	ops := decodeOps(t, r.Body)
+	require.Len(t, ops, 1)
+	assert.Equal(t, "StepRun", ops[0].Op, "a result of exactly the limit is sent")
+	assert.Len(t, ops[0].Data, limit)
+
+	r = call{fn: "big", event: `{"n":` + strconv.Itoa(limit+1) + `}`}.do(t, c)
+	require.Equal(t, 206, r.Status)
+	assert.Equal(t, "true", r.Header.Get("X-Inngest-No-Retry"))
+	ops = decodeOps(t, r.Body)
+	require.Len(t, ops, 1)
+	assert.Equal(t, "StepFailed", ops[0].Op)
+	assert.Equal(t, "null", string(ops[0].Data))
+	require.NotNil(t, ops[0].Error)
+	e := *ops[0].Error
+	assert.Equal(t, "NonRetriableError", e.Name)
+	assert.Equal(t, `step "export": its result (string) is 4194305 bytes of JSON, over Inngest's limit of 4194304 bytes for a step's output (inngest.MaxStepOutputSize); return less, such as a reference to data stored elsewhere`, e.Message)
+	assert.Less(t, len(r.Body), 1<<10, "the result itself is not sent")
+
+	// The server stores the error; the function catches it.
+	memo, err := json.Marshal(map[string]any{"error": e})
+	require.NoError(t, err)
+	r = call{fn: "big", event: `{"n":` + strconv.Itoa(limit+1) + `}`, steps: map[string]string{hash("export"): string(memo)}, stack: []string{hash("export")}}.do(t, c)
+	requireResponse(t, r, 200, `"caught: export"`)
+	require.NotNil(t, caught)
+	assert.Contains(t, caught.Message, "4194305 bytes")
+}
+
+// TestRunBodyThatOutlivesItsCall: when the call's ctx is cancelled (the
+// server hung up) while a step body runs, a body that returns anyway is
+// logged as a warning through the client's logger, with the step, the
+// run and whether the body honoured ctx; a body that returns in time is
+// not.
+func TestRunBodyThatOutlivesItsCall(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		honour  bool
+		cancel  bool
+		warning string
+	}{
+		{"ignores ctx", false, true, "honoured_ctx=false"},
+		{"honours ctx", true, true, "honoured_ctx=true"},
+		{"not cancelled", false, false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, logs := newClient(t)
+			started, release := make(chan struct{}), make(chan struct{})
+			returned := make(chan struct{})
+			fn(t, c, "slow", func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
+				return step.Run(ctx, "export", func(ctx context.Context) (int, error) {
+					defer close(returned)
+					close(started)
+					if tc.honour {
+						<-ctx.Done()
+						return 0, ctx.Err()
+					}
+					<-release
+					return 1, nil
+				})
+			})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req := httptest.NewRequest(http.MethodPost, "/api/inngest?"+call{fn: "slow"}.query(), bytes.NewReader(call{fn: "slow"}.body())).WithContext(ctx)
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				c.Serve().ServeHTTP(httptest.NewRecorder(), req)
+			}()
+			<-started
+			if tc.cancel {
+				cancel()
+			}
+			close(release)
+			<-returned
+			<-done
+			if tc.warning == "" {
+				assert.NotContains(t, logs.String(), "returned after its call was cancelled")
+				return
+			}
+			out := logs.String()
+			assert.Contains(t, out, "level=WARN")
+			assert.Contains(t, out, "a step body returned after its call was cancelled")
+			assert.Contains(t, out, "step=export")
+			assert.Contains(t, out, "run_id=01M89CTC00Y1RFEX6HGGCHG9VY")
+			assert.Contains(t, out, `cause="context canceled"`)
+			assert.Contains(t, out, tc.warning)
+		})
 	}
 }

@@ -17,6 +17,7 @@ package step
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime/debug"
 	"time"
@@ -30,9 +31,21 @@ import (
 // with retries on error; after it succeeded, Run returns the recorded
 // result, decoded from JSON into T, without calling fn.
 //
+// fn's ctx is cancelled when the call that runs it ends early: Inngest
+// (or a proxy in between) hung up, or a deadline passed. Inngest then
+// runs the step again, perhaps while the first fn is still running, and
+// the first result is lost. So fn must honour ctx: pass it to every call
+// that waits (HTTP, database, sleeps) and return when ctx is done. And
+// its side effects should be idempotent, keyed for example by the run ID
+// and the step ID, because a step may run more than once: on retries,
+// and after such a cancellation. A body that returns after its ctx was
+// done is logged as a warning through the client's logger.
+//
 // When fn's retries run out, or fn returns an inngest.NoRetryError, Run
 // returns a *inngest.StepError. Return it to fail the run (with no more
-// retries), or handle it and go on.
+// retries), or handle it and go on. A result whose JSON is over
+// inngest.MaxStepOutputSize fails the step the same way, at once and
+// without retries, with a StepError that names the step and the size.
 func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T, error)) (T, error) {
 	var zero T
 	r, parallel, err := from(ctx, id)
@@ -48,8 +61,16 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 		start := time.Now()
 		v, err := call(run.StepContext(ctx, s), fn)
 		timing := wire.NewInterval(start, time.Now())
+		if ctx.Err() != nil {
+			warnOutlived(ctx, r, id, err)
+		}
 		if err == nil {
 			data, merr := json.Marshal(v)
+			if merr == nil && len(data)+len(`{"data":}`) > inngest.MaxStepOutputSize {
+				// The server would refuse it with a message naming a
+				// hash, and every retry would run the body again.
+				merr = errTooLarge
+			}
 			if merr == nil {
 				op := s.Op(wire.OpStepRun)
 				op.Data, op.Timing = data, timing
@@ -66,6 +87,10 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 				return zero, r.Stop()
 			}
 			err = inngest.NoRetryError(fmt.Errorf("step %q: encoding its result (%T) as JSON: %w", id, v, merr))
+			if merr == errTooLarge {
+				err = inngest.NoRetryError(fmt.Errorf("step %q: its result (%T) is %d bytes of JSON, over Inngest's limit of %d bytes for a step's output (inngest.MaxStepOutputSize); return less, such as a reference to data stored elsewhere",
+					id, v, len(data)+len(`{"data":}`), inngest.MaxStepOutputSize))
+			}
 		}
 		reportError(r, s, err, timing)
 	case run.Report:
@@ -73,6 +98,23 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 	}
 	return zero, r.Stop()
 }
+
+// warnOutlived logs that the body of step id returned after its ctx was
+// done: the call was cancelled (Inngest or a proxy hung up) or a
+// deadline passed. Inngest retries such a step, perhaps while the body
+// was still running, so the warning says how to make that safe.
+func warnOutlived(ctx context.Context, r *run.Run, id string, err error) {
+	log := r.Logger()
+	attrs := []any{"step", id, "run_id", r.RunID(), "cause", context.Cause(ctx).Error(),
+		"honoured_ctx", err != nil && errors.Is(err, ctx.Err())}
+	if err != nil {
+		attrs = append(attrs, "error", err.Error())
+	}
+	log.WarnContext(ctx, "inngest: a step body returned after its call was cancelled; its result may not reach Inngest, which then runs the step again: step bodies must honour ctx, and their side effects should be idempotent", attrs...)
+}
+
+// errTooLarge marks a step result over inngest.MaxStepOutputSize.
+var errTooLarge = errors.New("over the step output limit")
 
 // panicError is a panic in a step's body, with its stack.
 type panicError struct {

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -41,7 +42,9 @@ const (
 // Config is what a Run needs from the request.
 type Config struct {
 	// RunID is the run's ID, from the request.
-	RunID            string
+	RunID string
+	// Logger is the client's logger, for step tools that log.
+	Logger           *slog.Logger
 	Steps            map[string]json.RawMessage
 	Stack            []string
 	TargetHash       string // "" for a discovery call (stepId "step")
@@ -454,4 +457,15 @@ func outermost() uintptr {
 		return 0
 	}
 	return f.Entry()
+}
+
+// RunID is the ID of the run being executed.
+func (r *Run) RunID() string { return r.cfg.RunID }
+
+// Logger returns the client's logger (slog.Default when none was set).
+func (r *Run) Logger() *slog.Logger {
+	if r.cfg.Logger == nil {
+		return slog.Default()
+	}
+	return r.cfg.Logger
 }
