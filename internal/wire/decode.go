@@ -574,6 +574,12 @@ func Unmarshal(data []byte, v any) error {
 			e.SetZero()
 		}
 	}
+	return unmarshalStd(data, v)
+}
+
+// unmarshalStd is json.Unmarshal(data, v), through a pooled json.Decoder
+// for small values.
+func unmarshalStd(data []byte, v any) error {
 	if len(data) > maxPooledValue {
 		return json.Unmarshal(data, v)
 	}
