@@ -23,7 +23,8 @@ import (
 // (lib=wire), encoding/json and the maintained JSON libraries for Go, on
 // the same bytes:
 //
-//	go test -run '^$' -bench 'JSON' -benchmem -count 6 . | benchstat -col /lib -
+//	for i in $(seq 8); do go test -run '^$' -bench JSON -benchmem .; done > json.txt
+//	benchstat -col /lib json.txt
 //
 // The step results are the SDK's own benchmark fixtures
 // (internal/wire/testdata/results), so that both modules measure the

@@ -14,7 +14,8 @@ import (
 // The benchmarks below measure each decoding job of a call on the same
 // bytes, this package's way beside encoding/json's:
 //
-//	go test -run '^$' -bench 'Decode|Unmarshal' -benchmem -count 6 ./internal/wire | benchstat -col /impl -
+//	for i in $(seq 8); do go test -run '^$' -bench 'Decode|Unmarshal$' -benchmem ./internal/wire; done > wire.txt
+//	benchstat -col /impl wire.txt
 //
 // The bench module (bench/json_test.go) measures the same jobs on the
 // same bytes with other JSON libraries too.
