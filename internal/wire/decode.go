@@ -1,3 +1,20 @@
+// Why this file exists (measured with go1.26.8 on a shared 2-core
+// linux/amd64 VM; CPU time per call, medians of 8 interleaved runs;
+// bench/README.md, "JSON decoding", has the benchstat tables):
+//
+//   - DecodeRequest, one pass over a call body, against json.Unmarshal
+//     into a Request: 28 µs and 13 allocations against 201 µs and 437 with
+//     100 memoized steps; 288 µs and 15 allocations against 2.08 ms and
+//     4,051 with 1,000. The fastest libraries measured (segmentio/encoding,
+//     goccy/go-json, sonic) take 56-75 µs at 100 steps and 700-750 µs at
+//     1,000, with over 3,000 allocations.
+//   - DecodeMemo, a memo envelope: 64 ns and no allocation, against
+//     1,193 ns and 7 allocations (libraries: 260-680 ns, 2-4 allocations).
+//   - Unmarshal's pooled json.Decoder, for the types value.go leaves to
+//     encoding/json: a small struct with an embedded field in 2
+//     allocations against json.Unmarshal's 7, in about the same time
+//     (861 ns against 1,101 ns, within the noise).
+
 package wire
 
 import (
@@ -574,6 +591,12 @@ func Unmarshal(data []byte, v any) error {
 			e.SetZero()
 		}
 	}
+	return unmarshalStd(data, v)
+}
+
+// unmarshalStd is json.Unmarshal(data, v), through a pooled json.Decoder
+// for small values.
+func unmarshalStd(data []byte, v any) error {
 	if len(data) > maxPooledValue {
 		return json.Unmarshal(data, v)
 	}

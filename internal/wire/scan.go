@@ -1,3 +1,9 @@
+// Why this file exists: it is the one pass that DecodeRequest, DecodeMemo
+// and the decoders of value.go make over their input, and the reason
+// they beat encoding/json, which scans a value twice (once to validate
+// it, once to decode it). The measurements are at the top of decode.go
+// and value.go.
+
 package wire
 
 import (

@@ -242,25 +242,3 @@ func FuzzCompiledDecoder(f *testing.F) {
 		checkValue(t, data, targets[int(kind)%len(targets)])
 	})
 }
-
-func BenchmarkUnmarshalItem(b *testing.B) {
-	data := []byte(`{"id":123,"name":"item-123","ok":true}`)
-	b.Run("encoding-json", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var v plainItem
-			if err := json.Unmarshal(data, &v); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("wire", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			var v plainItem
-			if err := Unmarshal(data, &v); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-}
