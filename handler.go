@@ -98,11 +98,11 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool
 // readSigned reads the body of a request that must be signed in cloud
 // mode and verifies its signature; in dev mode it only reads the body.
 // The header is checked before the body is read, so an unsigned,
-// malformed or expired request costs nothing to refuse whatever its
-// body; a wrong signature costs one HMAC over the body per key (see
-// signature.verify for canonical). On a bad signature refuse writes the
-// answer. ok reports whether the request may go on; when not, the answer
-// has been written.
+// malformed or expired request costs next to nothing to refuse, whatever
+// its body; a wrong signature costs one HMAC over the body per key, and
+// with canonical (see signature.verify) at most one canonicalization of
+// a small body. On a bad signature refuse writes the answer. ok reports
+// whether the request may go on; when not, the answer has been written.
 func (h *handler) readSigned(w http.ResponseWriter, r *http.Request, canonical bool, refuse func(error)) (body []byte, usedFallback, ok bool) {
 	cfg := &h.c.cfg
 	var sig signature

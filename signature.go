@@ -14,8 +14,9 @@ import (
 )
 
 // maxCanonicalBody bounds the bodies whose signature is also checked
-// over their JCS canonical form. Only the sync PUT needs that check, and
-// its body is {"url": <the app's URL>}, far smaller. Canonicalizing a
+// over their JCS canonical form. Only the sync PUT (and, to be safe, the
+// trust probe) gets that check, and a sync body is {"url": <the app's
+// URL>}, far smaller. Canonicalizing a
 // body of many small keys costs about 0.2 µs of CPU a byte, so this
 // bound keeps the check under 2 ms whatever an unauthenticated sender
 // puts in the body.

@@ -179,6 +179,9 @@ type appConfig struct {
 	// wrap, when set, wraps the app's handler (after the recording), to
 	// stand for a proxy in front of the app.
 	wrap func(http.Handler) http.Handler
+	// transport, when set, wraps the client's transport, to stand for a
+	// proxy between the app and the server.
+	transport func(http.RoundTripper) http.RoundTripper
 }
 
 // newApp starts an app for t. Its ID and event names are unique to the
@@ -192,7 +195,7 @@ func newApp(t *testing.T, tg target, cfg appConfig) *app {
 		EventKey:      tg.eventKey,
 		ServeOrigin:   cfg.serveOrigin,
 		Checkpointing: cfg.checkpointing,
-		HTTPClient:    &http.Client{Timeout: 30 * time.Second, Transport: &countSends{a: a, next: http.DefaultTransport}},
+		HTTPClient:    &http.Client{Timeout: 30 * time.Second, Transport: roundTripper(cfg.transport, &countSends{a: a, next: http.DefaultTransport})},
 		Logger:        slog.New(slog.NewTextHandler(&testWriter{t: t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	}
 	if tg.signed() {
@@ -275,6 +278,14 @@ func (a *app) record(next http.Handler) http.Handler {
 		a.calls = append(a.calls, c)
 		a.mu.Unlock()
 	})
+}
+
+// roundTripper is next, wrapped by wrap when it is set.
+func roundTripper(wrap func(http.RoundTripper) http.RoundTripper, next http.RoundTripper) http.RoundTripper {
+	if wrap == nil {
+		return next
+	}
+	return wrap(next)
 }
 
 // countSends counts the client's requests to the event API.
