@@ -13,16 +13,18 @@ import (
 // the process: the engine hands each request to the app's handler.
 const appURL = "http://inngesttest.invalid/api/inngest"
 
-// app is a registered Client.
+// app is a registered Client, as its last sync described it.
 type app struct {
-	id         string
-	handler    http.Handler
-	dev        bool
-	signingKey string
-	env        string
-	// wired is true when the Client sends through the engine's transport.
-	wired bool
-	fns   []*fnDef
+	id string
+	// url is where the app is served, as synced; the engine hands its
+	// calls to handler, the client's Serve().
+	url     string
+	handler http.Handler
+	// env is the Inngest environment the SDK names in X-Inngest-Env.
+	env string
+	// sync is the last register request's body.
+	sync []byte
+	fns  []*fnDef
 }
 
 // fnDef is a function as the server knows it: read from the sync payload.
