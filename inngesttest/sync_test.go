@@ -91,6 +91,7 @@ type registerTap struct {
 	edit    func([]byte) []byte
 	queries []string
 	headers []http.Header
+	replies []string
 }
 
 func (tap *registerTap) client() *http.Client {
@@ -107,7 +108,17 @@ func (tap *registerTap) client() *http.Client {
 				r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 			}
 		}
-		return tap.next.RoundTrip(r)
+		res, err := tap.next.RoundTrip(r)
+		if err == nil && r.URL.Path == "/fn/register" {
+			body, rerr := io.ReadAll(res.Body)
+			res.Body.Close()
+			if rerr != nil {
+				return nil, rerr
+			}
+			tap.replies = append(tap.replies, string(body))
+			res.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		return res, err
 	})}
 }
 
@@ -148,6 +159,9 @@ func TestRegisterLearnsTheAppThroughItsSync(t *testing.T) {
 	assert.Equal(t, "staging", tap.headers[0].Get("X-Inngest-Env"))
 	assert.Equal(t, "dev", tap.headers[0].Get("X-Inngest-Expected-Server-Kind"), "without a signing key the engine is a dev server")
 	assert.Empty(t, tap.headers[0].Get("Authorization"))
+	assert.JSONEq(t, `{"ok":true,"modified":true}`, tap.replies[0])
+	eng.Register(c)
+	assert.JSONEq(t, `{"ok":true,"modified":false}`, tap.replies[1], "the same sync again")
 
 	eng.Run(first, evt("shop/first", nil)).RequireOutput(t, "one")
 	require.Len(t, calls, 1)
@@ -166,8 +180,9 @@ func TestRegisterLearnsTheAppThroughItsSync(t *testing.T) {
 		return bytes.Replace(b, []byte(`"retries":{"attempts":2}`), []byte(`"retries":{"attempts":0}`), 1)
 	}
 	eng.Register(c)
-	require.Len(t, tap.queries, 2)
-	assert.NotEqual(t, tap.queries[0], tap.queries[1], "each sync has its own deploy ID")
+	require.Len(t, tap.queries, 3)
+	assert.NotEqual(t, tap.queries[1], tap.queries[2], "each sync has its own deploy ID")
+	assert.JSONEq(t, `{"ok":true,"modified":true}`, tap.replies[2])
 
 	eng.Run(second, evt("shop/second", nil)).RequireOutput(t, "two")
 	eng.Run(first, evt("shop/first", nil)).RequireOutput(t, "one")
