@@ -16,9 +16,8 @@ const appURL = "http://inngesttest.invalid/api/inngest"
 // app is a registered Client, as its last sync described it.
 type app struct {
 	id string
-	// url is where the app is served, as synced; the engine hands its
-	// calls to handler, the client's Serve().
-	url     string
+	// handler is the client's Serve(): the engine hands it the calls
+	// to the step URLs the sync gave.
 	handler http.Handler
 	// env is the Inngest environment the SDK names in X-Inngest-Env.
 	env string

@@ -183,7 +183,7 @@ func (e *Engine) register(c *inngest.Client) error {
 		return nil
 	case reached:
 		return fmt.Errorf("app %q: the handler answered the sync request with %s", id, answer)
-	case res.status == http.StatusUnauthorized:
+	case res.status == http.StatusUnauthorized && e.signingKey != "":
 		return fmt.Errorf("app %q refused the engine's signed sync request (%s): the client's signing key "+
 			"(ClientOpts.SigningKey or SigningKeyFallback) is not the key given to inngesttest.SigningKey", id, answer)
 	}
@@ -264,7 +264,7 @@ func (e *Engine) apiRegister(w http.ResponseWriter, req *http.Request, body []by
 		refuse(http.StatusBadRequest, fmt.Errorf("the sync payload is not valid JSON: %w", err))
 		return
 	}
-	a := &app{id: sp.AppName, url: sp.URL, env: req.Header.Get("X-Inngest-Env"), sync: body}
+	a := &app{id: sp.AppName, env: req.Header.Get("X-Inngest-Env"), sync: body}
 	old, known := e.apps[sp.AppName]
 	switch {
 	case p != nil:
