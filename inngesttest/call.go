@@ -152,7 +152,7 @@ func (e *Engine) call(it *item) {
 	a := r.fn.app
 	body, err := e.request(it, false)
 	useAPI := false
-	if err == nil && len(body) > maxRequestBody && a.wired {
+	if err == nil && len(body) > maxRequestBody {
 		body, err = e.request(it, true)
 		useAPI = true
 	}
@@ -166,9 +166,9 @@ func (e *Engine) call(it *item) {
 		return
 	}
 	hdr := callHeader(r, it.stepID, "00-"+e.ids.hex(16)+"-"+e.ids.hex(8)+"-01")
-	if !a.dev {
+	if e.signingKey != "" {
 		// Signatures are checked against the real clock.
-		sig, err := inngest.Sign(a.signingKey, time.Now(), body)
+		sig, err := inngest.Sign(e.signingKey, time.Now(), body)
 		if err != nil {
 			e.failRun(r, nil, engineError("signing the call: %v", err))
 			return
@@ -185,7 +185,7 @@ func (e *Engine) call(it *item) {
 	it.checkpointed = 0
 	attempt := it.attempt // a checkpoint during the call resets it.attempt
 	var res response
-	e.unlocked(func() { res = serve(a.handler, target, hdr, body) })
+	e.unlocked(func() { res = serve(a.handler, http.MethodPost, target, hdr, body) })
 	e.current, e.calling = prev, prevCall
 	res.attempt = attempt
 	if it.checkpointed > 0 {
@@ -206,8 +206,8 @@ func (e *Engine) call(it *item) {
 }
 
 // serve hands one request to h.
-func serve(h http.Handler, target string, hdr http.Header, body []byte) (res response) {
-	req := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+func serve(h http.Handler, method, target string, hdr http.Header, body []byte) (res response) {
+	req := httptest.NewRequest(method, target, bytes.NewReader(body))
 	req.Header = hdr
 	rec := httptest.NewRecorder()
 	defer func() {
