@@ -101,7 +101,7 @@ type RunError struct {
 
 // Error returns the message, after the name unless that is "" or "Error".
 func (e *RunError) Error() string {
-	if e.Name == "" || e.Name == errNameDefault {
+	if e.Name == "" || e.Name == wire.ErrNameDefault {
 		return e.Message
 	}
 	return e.Name + ": " + e.Message
@@ -340,13 +340,13 @@ func parseRunError(raw json.RawMessage) *RunError {
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return &RunError{Name: errNameDefault, Message: firstNonEmpty(s, "Unknown error")}
+		return &RunError{Name: wire.ErrNameDefault, Message: firstNonEmpty(s, "Unknown error")}
 	}
 	e, _, ok := parseErrorObject(raw, maxErrorNesting)
 	if !ok {
-		return &RunError{Name: errNameDefault, Message: "Unknown error"}
+		return &RunError{Name: wire.ErrNameDefault, Message: "Unknown error"}
 	}
-	e.Name = firstNonEmpty(e.Name, errNameDefault)
+	e.Name = firstNonEmpty(e.Name, wire.ErrNameDefault)
 	e.Message = firstNonEmpty(e.Message, "Unknown error")
 	return e
 }
@@ -385,7 +385,7 @@ func parseErrorObject(raw []byte, depth int) (e *RunError, named, ok bool) {
 		// Not an error: a message that merely is JSON stays as it is.
 		return e, named, true
 	}
-	if !innerNamed || (inner.Name == errNameDefault && named) {
+	if !innerNamed || (inner.Name == wire.ErrNameDefault && named) {
 		inner.Name = e.Name
 	}
 	inner.Stack = firstNonEmpty(inner.Stack, e.Stack)
@@ -441,7 +441,7 @@ func decodeFailure[T any](req *wire.Request) Failure[T] {
 	}
 	f.Event, f.Events = decodeEvents[T](se.Event, se.Events)
 	if f.Error == nil {
-		f.Error = &RunError{Name: errNameDefault, Message: "Unknown error"}
+		f.Error = &RunError{Name: wire.ErrNameDefault, Message: "Unknown error"}
 	}
 	return f
 }
