@@ -92,7 +92,7 @@ func (c *config) unsignedSyncOK() bool {
 // unsignedSyncRefusal is the 401 message for an unsigned sync request
 // that is not accepted: it says how to make one work.
 func (c *config) unsignedSyncRefusal() string {
-	msg := "inngest: the sync request has no "+wire.HeaderSignature+" header; in cloud mode an unsigned sync, such as curl -X PUT, " +
+	msg := "inngest: the sync request has no " + wire.HeaderSignature + " header; in cloud mode an unsigned sync, such as curl -X PUT, " +
 		"is accepted only when the handler's public URL is configured: "
 	if c.serveOrigin == "" {
 		return msg + "set INNGEST_SERVE_ORIGIN and INNGEST_SERVE_PATH (ClientOpts.ServeOrigin and ServePath), " +
