@@ -303,7 +303,7 @@ func resolve(o ClientOpts, getenv func(string) string) (config, error) {
 			"an unsigned sync request's Host is anyone's to choose, so it is never registered")
 	}
 	if c.eventKey == "" && c.dev {
-		c.eventKey = "NO_EVENT_KEY_SET"
+		c.eventKey = wire.DevEventKey
 	}
 	c.api = c.apiClient()
 	return c, nil

@@ -229,7 +229,7 @@ func (c *config) authDetails() *authIntrospection {
 // framework is the X-Inngest-Framework and sync "framework" value.
 const framework = "nethttp"
 
-func (c *config) hasEventKey() bool { return c.eventKey != "" && c.eventKey != "NO_EVENT_KEY_SET" }
+func (c *config) hasEventKey() bool { return c.eventKey != "" && c.eventKey != wire.DevEventKey }
 
 func (c *config) eventKeyHash() string {
 	if !c.hasEventKey() {

@@ -209,8 +209,9 @@ func (c *Client) once(ctx context.Context, method, base, path string, body []byt
 	if err != nil {
 		return nil, fmt.Errorf("inngest: %s %s: %w", method, shown, c.redactErr(err))
 	}
-	for k, v := range c.Header {
-		req.Header[k] = v
+	req.Header = c.Header.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
 	}
 	for k, v := range header {
 		req.Header[k] = v

@@ -28,13 +28,9 @@ const (
 	HeaderEnv = "X-Inngest-Env"
 	// HeaderPlatform names the platform the app is hosted on.
 	HeaderPlatform = "X-Inngest-Platform"
-	// HeaderFramework names the framework serving the handler.
-	HeaderFramework = "X-Inngest-Framework"
 	// HeaderEventIDSeed is "<unix ms>,<base64 of 10 bytes>", from which
 	// the event API derives the IDs of the events sent.
 	HeaderEventIDSeed = "X-Inngest-Event-Id-Seed"
-	// HeaderStepID names the step a call targets.
-	HeaderStepID = "X-Inngest-Step-Id"
 )
 
 // Values of HeaderSyncKind.
@@ -42,6 +38,10 @@ const (
 	SyncInBand    = "in_band"
 	SyncOutOfBand = "out_of_band"
 )
+
+// DevEventKey is the event key of an app in dev mode that sets none: the
+// dev server takes any key.
+const DevEventKey = "NO_EVENT_KEY_SET"
 
 // ReqVersion is the HeaderReqVersion value this SDK speaks.
 const ReqVersion = "2"
