@@ -138,28 +138,54 @@ func TestDoGivesUpAfterAPIAttempts(t *testing.T) {
 	assert.EqualError(t, err, "inngest: POST "+s.URL+"/v1/signals answered 503: maintenance (gave up after 3 attempts)")
 }
 
-// TestRetriesHonourContext: a context that ends during the backoff ends
-// the request at once, with the context's error and the last failure.
+// TestRetriesHonourContext: a context that ends in the wait before a
+// retry ends the request at once, with the context's error and the last
+// failure; one that ended before makes no request.
 func TestRetriesHonourContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	s := newServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusInternalServerError)
 		_, _ = io.WriteString(w, `{"error":"down"}`)
-		time.AfterFunc(20*time.Millisecond, cancel) // during the wait before the retry
 	})
-	start := time.Now()
-	_, err := client(s.URL, nil).SendEvents(ctx, []byte(`[]`), "1,seed")
+	c := client(s.URL, nil)
+	// The retry is logged just before the wait: ctx ends there.
+	c.Logger = slog.New(cancelOnRetry{slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}), cancel})
+	_, err := c.SendEvents(ctx, []byte(`[]`), "1,seed")
 	require.ErrorIs(t, err, context.Canceled)
+	// The wait returned the context's error: a wait that ran its course
+	// would have been followed by an attempt, failing without the last
+	// error.
 	assert.Contains(t, err.Error(), "last error: inngest: POST "+s.URL+"/e/<event-key> answered 500: down")
-	assert.Equal(t, 1, s.count())
-	assert.Less(t, time.Since(start), BackoffBase, "the wait stopped when ctx ended")
+	assert.Equal(t, 1, s.count(), "no retry after ctx ended")
 
-	// A context ended before the request makes no attempt that counts.
 	ctx, cancel = context.WithCancel(context.Background())
 	cancel()
 	_, err = client(s.URL, nil).Do(ctx, http.MethodGet, "/x", nil, nil)
 	require.ErrorIs(t, err, context.Canceled)
+	assert.Equal(t, 1, s.count(), "no request with a context that has ended")
+
+	// A deadline while waiting for an answer ends the request at once.
+	hang := newServer(t, func(n int, w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	ctx, cancel = context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = client(hang.URL, nil).Do(ctx, http.MethodGet, "/x", nil, nil)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Equal(t, 1, hang.count())
+}
+
+// cancelOnRetry is a log handler that calls cancel on the line of a
+// retry.
+type cancelOnRetry struct {
+	slog.Handler
+	cancel context.CancelFunc
+}
+
+func (h cancelOnRetry) Handle(ctx context.Context, r slog.Record) error {
+	if strings.HasSuffix(r.Message, "; retrying") {
+		h.cancel()
+	}
+	return h.Handler.Handle(ctx, r)
 }
 
 func TestSendEventsRetriesWithOneSeed(t *testing.T) {
