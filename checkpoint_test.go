@@ -66,26 +66,26 @@ func cpSetup(t *testing.T, api *checkpointAPI, cp *inngest.Checkpointing, body f
 // cpSetupFn is cpSetup with fnCP as the function's own checkpointing.
 func cpSetupFn(t *testing.T, api *checkpointAPI, cp, fnCP *inngest.Checkpointing, body func(ctx context.Context, in inngest.Input[map[string]any]) (any, error)) http.Handler {
 	t.Helper()
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
-	c, err := inngest.NewClient(inngest.ClientOpts{
-		AppID: "demo", Mode: inngest.ModeCloud, SigningKey: cpKey, APIBaseURL: srv.URL,
-		Checkpointing: cp, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	require.NoError(t, err)
-	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "cp", Retries: inngest.Ptr(2), Checkpointing: fnCP}, inngest.EventTrigger("demo/cp", nil), body)
+	c := cpClient(t, api, cp)
+	_, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: "cp", Retries: inngest.Ptr(2), Checkpointing: fnCP}, inngest.EventTrigger("demo/cp", nil), body)
 	require.NoError(t, err)
 	return c.Serve()
 }
 
 func cpCall(t *testing.T, h http.Handler, query string, attempt int, extraCtx string) *httptest.ResponseRecorder {
 	t.Helper()
+	return cpCallFn(t, h, "demo-cp", query, attempt, extraCtx)
+}
+
+// cpCallFn is cpCall of the function fnID.
+func cpCallFn(t *testing.T, h http.Handler, fnID, query string, attempt int, extraCtx string) *httptest.ResponseRecorder {
+	t.Helper()
 	body := `{"ctx":{"attempt":` + strconv.Itoa(attempt) + `,"disable_immediate_execution":false,"env":"","fn_id":"4887f47b-3511-555e-a447-8fa80ce998d3","generation_id":1,"max_attempts":3,` +
 		`"qi_id":"cWk=","request_id":"01REQ","run_id":"01RUN","stack":{"current":0,"stack":[]},"step_id":"step","use_api":false` + extraCtx + `},` +
 		`"event":{"data":{},"id":"01EVT","name":"demo/cp","ts":1,"user":{}},"events":[{"data":{},"id":"01EVT","name":"demo/cp","ts":1,"user":{}}],"steps":{},"use_api":false,"version":2}`
 	sig, err := inngest.Sign(cpKey, time.Now(), []byte(body))
 	require.NoError(t, err)
-	req := httptest.NewRequest(http.MethodPost, "/api/inngest?fnId=demo-cp&"+query, strings.NewReader(body))
+	req := httptest.NewRequest(http.MethodPost, "/api/inngest?fnId="+fnID+"&"+query, strings.NewReader(body))
 	req.Header.Set("X-Inngest-Signature", sig)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -199,7 +199,6 @@ func TestCheckpointingOptions(t *testing.T) {
 
 // A function's own Checkpointing overrides the client's, both ways.
 func TestCheckpointingPerFunction(t *testing.T) {
-	oneStep := `[{"id":"` + hashOf("a") + `","op":"StepRun","name":"a","displayName":"a","data":10,"timing":"<timing>","userland":{"id":"a"}}]`
 	tests := []struct {
 		name         string
 		client, fn   *inngest.Checkpointing
@@ -216,17 +215,26 @@ func TestCheckpointingPerFunction(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			api := &checkpointAPI{status: http.StatusOK}
 			rec := cpCall(t, cpSetupFn(t, api, tt.client, tt.fn, threeSteps), "stepId=step", 0, "")
-			if tt.checkpointed {
-				require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-				assert.Equal(t, "30", rec.Body.String())
-				assert.Len(t, api.paths, 3)
-				return
-			}
-			require.Equal(t, http.StatusPartialContent, rec.Code, rec.Body.String())
-			assert.Equal(t, oneStep, rec.Body.String())
-			assert.Empty(t, api.paths)
+			requireThreeSteps(t, rec, api, tt.checkpointed)
 		})
 	}
+}
+
+// requireThreeSteps checks the answer to the first call of threeSteps:
+// with checkpointing, the result after three checkpoints; without, the
+// first step and no checkpoint.
+func requireThreeSteps(t *testing.T, rec *httptest.ResponseRecorder, api *checkpointAPI, checkpointed bool) {
+	t.Helper()
+	oneStep := `[{"id":"` + hashOf("a") + `","op":"StepRun","name":"a","displayName":"a","data":10,"timing":"<timing>","userland":{"id":"a"}}]`
+	if checkpointed {
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		assert.Equal(t, "30", rec.Body.String())
+		assert.Len(t, api.paths, 3)
+		return
+	}
+	require.Equal(t, http.StatusPartialContent, rec.Code, rec.Body.String())
+	assert.Equal(t, oneStep, rec.Body.String())
+	assert.Empty(t, api.paths)
 }
 
 func TestCheckpointingPerFunctionIsChecked(t *testing.T) {
@@ -236,4 +244,76 @@ func TestCheckpointingPerFunctionIsChecked(t *testing.T) {
 		inngest.EventTrigger("a/b", nil), func(ctx context.Context, in inngest.Input[any]) (any, error) { return nil, nil })
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "FunctionOpts.Checkpointing.MaxRuntime must not be negative")
+}
+
+// cpClient is a cloud-mode client with checkpointing cp whose Inngest API
+// is api.
+func cpClient(t *testing.T, api *checkpointAPI, cp *inngest.Checkpointing) *inngest.Client {
+	t.Helper()
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	c, err := inngest.NewClient(inngest.ClientOpts{
+		AppID: "demo", Mode: inngest.ModeCloud, SigningKey: cpKey, APIBaseURL: srv.URL,
+		Checkpointing: cp, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	require.NoError(t, err)
+	return c
+}
+
+// cpOverrides are a client's and a function's checkpointing, and whether
+// the function checkpoints under them.
+var cpOverrides = []struct {
+	name         string
+	client, fn   *inngest.Checkpointing
+	checkpointed bool
+}{
+	{"client off, function on", nil, &inngest.Checkpointing{}, true},
+	{"client on, function off", &inngest.Checkpointing{}, &inngest.Checkpointing{Disabled: true}, false},
+	{"client on, function inherits", &inngest.Checkpointing{}, nil, true},
+}
+
+// threeStepsOnFailure is threeSteps as a failure handler.
+func threeStepsOnFailure(ctx context.Context, f inngest.Failure[map[string]any]) (any, error) {
+	return threeSteps(ctx, inngest.Input[map[string]any]{})
+}
+
+// A failure function's own Checkpointing applies to it, as a function's
+// does, both ways; a bad one is refused.
+func TestCheckpointingOfAFailureFunction(t *testing.T) {
+	for _, tt := range cpOverrides {
+		t.Run(tt.name, func(t *testing.T) {
+			api := &checkpointAPI{status: http.StatusOK}
+			c := cpClient(t, api, tt.client)
+			_, err := inngest.CreateFailureFunction(c, inngest.FunctionOpts{ID: "alerts", Checkpointing: tt.fn}, inngest.FailureFilter{}, threeStepsOnFailure)
+			require.NoError(t, err)
+			requireThreeSteps(t, cpCallFn(t, c.Serve(), "demo-alerts", "stepId=step", 0, ""), api, tt.checkpointed)
+		})
+	}
+
+	c := cpClient(t, &checkpointAPI{status: http.StatusOK}, nil)
+	_, err := inngest.CreateFailureFunction(c, inngest.FunctionOpts{ID: "alerts", Checkpointing: &inngest.Checkpointing{MaxRuntime: -time.Second}},
+		inngest.FailureFilter{}, threeStepsOnFailure)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "CreateFailureFunction \"alerts\": FunctionOpts.Checkpointing.MaxRuntime must not be negative")
+}
+
+// A function's failure and cancellation handlers follow the function's
+// Checkpointing, not the client's.
+func TestCheckpointingOfCompanionsFollowsTheFunction(t *testing.T) {
+	threeStepsOnCancel := func(ctx context.Context, _ inngest.Cancellation[map[string]any]) (any, error) {
+		return threeSteps(ctx, inngest.Input[map[string]any]{})
+	}
+	for _, tt := range cpOverrides {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, fnID := range []string{"demo-cp-failure", "demo-cp-cancel"} {
+				api := &checkpointAPI{status: http.StatusOK}
+				c := cpClient(t, api, tt.client)
+				_, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: "cp", Checkpointing: tt.fn,
+					OnFailure: inngest.OnFailure(threeStepsOnFailure), OnCancel: inngest.OnCancel(threeStepsOnCancel)},
+					inngest.EventTrigger("demo/cp", nil), threeSteps)
+				require.NoError(t, err)
+				requireThreeSteps(t, cpCallFn(t, c.Serve(), fnID, "stepId=step", 0, ""), api, tt.checkpointed)
+			}
+		})
+	}
 }

@@ -113,11 +113,3 @@ func (e *StepError) Is(target error) bool { return target == ErrStepFailed }
 
 // ErrStepFailed matches every *StepError with errors.Is.
 var ErrStepFailed = errors.New("inngest: step failed")
-
-// Error names sent to the server for the errors above.
-const (
-	errNameDefault  = "Error"
-	errNameNoRetry  = "NonRetriableError"
-	errNameRetryAt  = "RetryAfterError"
-	errNameStepFail = "StepError"
-)

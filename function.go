@@ -281,10 +281,48 @@ func CreateFunction[T any](c *Client, opts FunctionOpts, trigger Triggerable, fn
 	if trigger != nil {
 		trigs = trigger.triggers()
 	}
+	main, err := c.newFunction("CreateFunction", opts, trigs, func(ctx context.Context, req *wire.Request) (any, error) {
+		in, err := decodeInput[T](req)
+		if err != nil {
+			return nil, err
+		}
+		return fn(ctx, in)
+	})
+	if err != nil {
+		return nil, err
+	}
+	type companion struct {
+		kind companionKind
+		h    *companionHandler
+	}
+	var companions []companion
+	if opts.OnFailure != nil {
+		companions = append(companions, companion{failureKind, opts.OnFailure.failureHandler()})
+	}
+	if opts.OnCancel != nil {
+		companions = append(companions, companion{cancelKind, opts.OnCancel.cancelHandler()})
+	}
+	fns := []*function{main}
+	for _, cp := range companions {
+		f, err := cp.kind.build(cp.h, main, eventTypeOf[T]())
+		if err != nil {
+			return nil, fmt.Errorf("inngest: CreateFunction %q: %w", opts.ID, err)
+		}
+		fns = append(fns, f)
+	}
+	if err := c.register(fns...); err != nil {
+		return nil, err
+	}
+	return &Function[T]{fn: main}, nil
+}
+
+// newFunction checks opts and triggers and returns the record of the
+// function they describe, running call; op names the caller in errors.
+func (c *Client) newFunction(op string, opts FunctionOpts, trigs []Trigger, call func(ctx context.Context, req *wire.Request) (any, error)) (*function, error) {
 	if err := validateOpts(&opts, trigs); err != nil {
 		return nil, err
 	}
-	main := &function{
+	f := &function{
 		localID:    opts.ID,
 		slug:       c.cfg.appID + "-" + opts.ID,
 		name:       firstNonEmpty(opts.Name, opts.ID),
@@ -292,42 +330,16 @@ func CreateFunction[T any](c *Client, opts FunctionOpts, trigger Triggerable, fn
 		triggers:   append([]Trigger(nil), trigs...),
 		opts:       &opts,
 		middleware: append([]Middleware(nil), opts.Middleware...),
-		call: func(ctx context.Context, req *wire.Request) (any, error) {
-			in, err := decodeInput[T](req)
-			if err != nil {
-				return nil, err
-			}
-			return fn(ctx, in)
-		},
+		call:       call,
 	}
 	if opts.Checkpointing != nil {
 		cp, err := resolveCheckpointing("FunctionOpts.Checkpointing", opts.Checkpointing)
 		if err != nil {
-			return nil, fmt.Errorf("inngest: CreateFunction %q: %w", opts.ID, err)
+			return nil, fmt.Errorf("inngest: %s %q: %w", op, opts.ID, err)
 		}
-		main.checkpoint, main.checkpointSet = cp, true
+		f.checkpoint, f.checkpointSet = cp, true
 	}
-	fns := []*function{main}
-	if opts.OnFailure != nil {
-		f, err := opts.OnFailure.companion(main, c.cfg.appID, eventTypeOf[T]())
-		if err != nil {
-			return nil, fmt.Errorf("inngest: CreateFunction %q: OnFailure: %w", opts.ID, err)
-		}
-		f.middleware, f.checkpoint, f.checkpointSet = main.middleware, main.checkpoint, main.checkpointSet
-		fns = append(fns, f)
-	}
-	if opts.OnCancel != nil {
-		f, err := opts.OnCancel.cancelCompanion(main, c.cfg.appID, eventTypeOf[T]())
-		if err != nil {
-			return nil, fmt.Errorf("inngest: CreateFunction %q: OnCancel: %w", opts.ID, err)
-		}
-		f.middleware, f.checkpoint, f.checkpointSet = main.middleware, main.checkpoint, main.checkpointSet
-		fns = append(fns, f)
-	}
-	if err := c.register(fns...); err != nil {
-		return nil, err
-	}
-	return &Function[T]{fn: main}, nil
+	return f, nil
 }
 
 // register adds fns to the client, refusing any ID already taken.

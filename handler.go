@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-inngest/inngest/internal/wire"
 )
 
 // Serve returns the http.Handler that Inngest calls. Mount it at one URL,
@@ -41,7 +43,7 @@ func (c *Client) Serve() http.Handler {
 type brokenHandler struct{ msg string }
 
 func (b brokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header()["X-Inngest-Sdk"] = []string{sdkHeader}
+	w.Header()[wire.HeaderSDK] = []string{sdkHeader}
 	writeError(w, http.StatusInternalServerError, b.msg)
 }
 
@@ -55,8 +57,8 @@ type handler struct {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
-	hd["X-Inngest-Sdk"] = []string{sdkHeader}
-	hd["X-Inngest-Req-Version"] = []string{"2"}
+	hd[wire.HeaderSDK] = []string{sdkHeader}
+	hd[wire.HeaderReqVersion] = []string{wire.ReqVersion}
 	h.checkPath(r)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -108,7 +110,7 @@ func (h *handler) readSigned(w http.ResponseWriter, r *http.Request, canonical b
 	var sig signature
 	if !cfg.dev {
 		var err error
-		sig, err = parseSignature(r.Header.Get("X-Inngest-Signature"), h.now(), len(cfg.hmacKey) > 0 || len(cfg.hmacKeyFB) > 0)
+		sig, err = parseSignature(r.Header.Get(wire.HeaderSignature), h.now(), len(cfg.hmacKey) > 0 || len(cfg.hmacKeyFB) > 0)
 		if err != nil {
 			refuse(err)
 			return nil, false, false
@@ -148,7 +150,7 @@ func (h *handler) trust(w http.ResponseWriter, r *http.Request) {
 			key = h.c.cfg.hmacKeyFB
 		}
 		ts := h.now().Unix()
-		w.Header().Set("X-Inngest-Signature", "t="+itoa(ts)+"&s="+mac(key, resp, ts))
+		w.Header().Set(wire.HeaderSignature, "t="+itoa(ts)+"&s="+mac(key, resp, ts))
 	}
 	writeRaw(w, http.StatusOK, resp)
 }
@@ -193,7 +195,7 @@ func (h *handler) introspect(w http.ResponseWriter, r *http.Request) {
 		Mode:                  h.c.Mode().String(),
 		SchemaVersion:         schemaVersion,
 	}
-	if sig := r.Header.Get("X-Inngest-Signature"); sig != "" && !cfg.dev {
+	if sig := r.Header.Get(wire.HeaderSignature); sig != "" && !cfg.dev {
 		_, err := verifySignature(sig, nil, h.now(), cfg.hmacKey, cfg.hmacKeyFB, false)
 		ok := err == nil
 		out.AuthenticationSucceeded = &ok
@@ -227,7 +229,7 @@ func (c *config) authDetails() *authIntrospection {
 // framework is the X-Inngest-Framework and sync "framework" value.
 const framework = "nethttp"
 
-func (c *config) hasEventKey() bool { return c.eventKey != "" && c.eventKey != "NO_EVENT_KEY_SET" }
+func (c *config) hasEventKey() bool { return c.eventKey != "" && c.eventKey != wire.DevEventKey }
 
 func (c *config) eventKeyHash() string {
 	if !c.hasEventKey() {
@@ -255,14 +257,23 @@ func optional(s string) *string {
 // writeJSON writes v as JSON with the status; HTML characters are not
 // escaped.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := marshalNoEscape(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encoding the response: "+err.Error())
+		return
+	}
+	writeRaw(w, status, b)
+}
+
+// marshalNoEscape returns the JSON of v without escaping HTML characters.
+func marshalNoEscape(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		writeError(w, http.StatusInternalServerError, "encoding the response: "+err.Error())
-		return
+		return nil, err
 	}
-	writeRaw(w, status, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 func writeRaw(w http.ResponseWriter, status int, body []byte) {

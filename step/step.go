@@ -141,9 +141,9 @@ func reportError(r *run.Run, s run.Step, err error, timing *wire.Interval) {
 	attempt, max := r.Attempt()
 	noRetry := inngest.IsNoRetryError(err)
 	final := noRetry || attempt+1 >= max
-	e := &wire.Error{Name: "Error", Message: err.Error()}
+	e := &wire.Error{Name: wire.ErrNameDefault, Message: err.Error()}
 	if noRetry {
-		e.Name = "NonRetriableError"
+		e.Name = wire.ErrNameNoRetry
 	}
 	if p, ok := err.(*panicError); ok {
 		e.Stack = p.stack
