@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/wire"
 	"github.com/gowebpki/jcs"
 )
 
@@ -113,8 +114,8 @@ func callHeader(r *Run, stepID, traceparent string) http.Header {
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Traceparent", traceparent)
 	hdr.Set("User-Agent", "Inngest")
-	hdr.Set("X-Inngest-Req-Version", strconv.Itoa(r.version))
-	hdr.Set("X-Inngest-Step-Id", stepID)
+	hdr.Set(wire.HeaderReqVersion, strconv.Itoa(r.version))
+	hdr.Set(wire.HeaderStepID, stepID)
 	hdr.Set("X-Run-Id", r.id)
 	return hdr
 }
@@ -173,7 +174,7 @@ func (e *Engine) call(it *item) {
 			e.failRun(r, nil, engineError("signing the call: %v", err))
 			return
 		}
-		hdr.Set("X-Inngest-Signature", sig)
+		hdr.Set(wire.HeaderSignature, sig)
 	}
 	r.calls++
 	detail := ""

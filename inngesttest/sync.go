@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/wire"
 )
 
 // The engine learns an app as the server does: it sends the app's
@@ -159,13 +160,13 @@ func (e *Engine) register(c *inngest.Client) error {
 	}
 	hdr := http.Header{}
 	hdr.Set("Content-Type", "application/json")
-	hdr.Set("X-Inngest-Server-Kind", e.serverKind())
+	hdr.Set(wire.HeaderServerKind, e.serverKind())
 	if e.signingKey != "" {
 		sig, err := inngest.Sign(e.signingKey, time.Now(), body)
 		if err != nil {
 			return fmt.Errorf("app %q: signing the sync request: %w", id, err)
 		}
-		hdr.Set("X-Inngest-Signature", sig)
+		hdr.Set(wire.HeaderSignature, sig)
 	}
 	target := appURL + "?" + url.Values{"deployId": {deployID}}.Encode()
 	res := serve(p.handler, http.MethodPut, target, hdr, body)
@@ -264,7 +265,7 @@ func (e *Engine) apiRegister(w http.ResponseWriter, req *http.Request, body []by
 		refuse(http.StatusBadRequest, fmt.Errorf("the sync payload is not valid JSON: %w", err))
 		return
 	}
-	a := &app{id: sp.AppName, env: req.Header.Get("X-Inngest-Env"), sync: body}
+	a := &app{id: sp.AppName, env: req.Header.Get(wire.HeaderEnv), sync: body}
 	old, known := e.apps[sp.AppName]
 	switch {
 	case p != nil:

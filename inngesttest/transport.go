@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+
+	"github.com/go-inngest/inngest/internal/wire"
 )
 
 // transport is the http.RoundTripper of Engine.HTTPClient. It answers,
@@ -90,7 +92,7 @@ func (e *Engine) apiSend(w http.ResponseWriter, req *http.Request, body []byte) 
 		apiError(w, http.StatusBadRequest, "the body is not a JSON event or array of events: "+err.Error())
 		return
 	}
-	seed := req.Header.Get("X-Inngest-Event-Id-Seed")
+	seed := req.Header.Get(wire.HeaderEventIDSeed)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if ids, ok := e.sendSeeds[seed]; ok && seed != "" {

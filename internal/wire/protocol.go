@@ -31,6 +31,9 @@ const (
 	// HeaderEventIDSeed is "<unix ms>,<base64 of 10 bytes>", from which
 	// the event API derives the IDs of the events sent.
 	HeaderEventIDSeed = "X-Inngest-Event-Id-Seed"
+	// HeaderStepID is the step a call targets (the server sends it
+	// beside the stepId query parameter).
+	HeaderStepID = "X-Inngest-Step-Id"
 )
 
 // Values of HeaderSyncKind.
