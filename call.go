@@ -10,7 +10,7 @@ import (
 	"net/url"
 
 	"github.com/go-inngest/inngest/internal/api"
-	"github.com/go-inngest/inngest/internal/run"
+	"github.com/go-inngest/inngest/internal/replay"
 	"github.com/go-inngest/inngest/internal/wire"
 )
 
@@ -72,7 +72,7 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	ctx := context.WithValue(r.Context(), clientCtxKey{}, h.c)
-	cfg := run.Config{
+	cfg := replay.Config{
 		RunID:            req.Ctx.RunID,
 		Logger:           h.c.cfg.logger,
 		Stack:            req.Ctx.Stack.Stack,
@@ -92,7 +92,7 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 		cfg.OnNewCode = func() { mw.afterMemoization(ctx, call) }
 	}
 	cfg.Steps = req.Steps
-	out := run.New(cfg).Execute(ctx, func(ctx context.Context) (any, error) {
+	out := replay.New(cfg).Execute(ctx, func(ctx context.Context) (any, error) {
 		return fn.call(ctx, &req)
 	})
 	if mw != nil {
@@ -103,7 +103,7 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 	h.respond(w, r, fn, &req, target, out)
 }
 
-func (h *handler) respond(w http.ResponseWriter, r *http.Request, fn *function, req *wire.Request, target string, out run.Outcome) {
+func (h *handler) respond(w http.ResponseWriter, r *http.Request, fn *function, req *wire.Request, target string, out replay.Outcome) {
 	log := h.c.cfg.logger
 	hd := w.Header()
 	if len(out.Unreplayed) > 0 && out.Fatal == nil && out.Panic == nil {

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/go-inngest/inngest/internal/api"
-	"github.com/go-inngest/inngest/internal/run"
+	"github.com/go-inngest/inngest/internal/replay"
 )
 
 // Event is an event with data of type T. Functions receive their
@@ -157,7 +157,7 @@ func (c *Client) sendRaw(ctx context.Context, body []byte) ([]string, error) {
 // same IDs and Inngest does not run a retried step's events twice;
 // elsewhere it is random.
 func sendSeed(ctx context.Context, now time.Time) string {
-	runID, hash, n, ok := run.NextSend(ctx)
+	runID, hash, n, ok := replay.NextSend(ctx)
 	if !ok {
 		return eventIDSeed(now)
 	}
