@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-inngest/inngest/internal/replay"
+	"github.com/go-inngest/inngest/internal/testkit"
 )
 
 func TestULIDMillis(t *testing.T) {
@@ -47,7 +47,7 @@ func TestSendSeedIsStablePerStepAttempt(t *testing.T) {
 		_, _ = io.WriteString(w, `{"ids":["x"],"status":200}`)
 	}))
 	defer api.Close()
-	c, err := NewClient(ClientOpts{AppID: "a", Mode: ModeDev, BaseURL: api.URL, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	c, err := NewClient(ClientOpts{AppID: "a", Mode: ModeDev, BaseURL: api.URL, Logger: testkit.QuietLogger()})
 	require.NoError(t, err)
 	_, err = CreateFunction(c, FunctionOpts{ID: "notify"}, EventTrigger("a/b", nil), func(ctx context.Context, in Input[map[string]any]) (any, error) {
 		// A step's body, as step.Run runs it (step imports this package,
