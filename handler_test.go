@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,21 +24,6 @@ import (
 	"github.com/go-inngest/inngest/internal/wire"
 	"github.com/go-inngest/inngest/step"
 )
-
-// countedApp is a client with one function, "count", that counts its
-// runs and returns its event's n.
-func countedApp(t *testing.T, opts inngest.ClientOpts) (*inngest.Client, *atomic.Int64) {
-	t.Helper()
-	c := testClient(t, opts)
-	var runs atomic.Int64
-	_, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: "count"}, inngest.EventTrigger("hard/count", nil),
-		func(ctx context.Context, in inngest.Input[hardData]) (any, error) {
-			runs.Add(1)
-			return in.Event.Data.N, nil
-		})
-	require.NoError(t, err)
-	return c, &runs
-}
 
 const countURL = "/api/inngest?fnId=hard-count&stepId=step"
 
@@ -297,11 +286,6 @@ func TestCanonicalFormOnlyForSmallSyncBodies(t *testing.T) {
 	assert.EqualValues(t, 1, runs.Load())
 }
 
-func withSig(r *http.Request, sig string) *http.Request {
-	r.Header.Set("X-Inngest-Signature", sig)
-	return r
-}
-
 // TestEmptySigningKey: cloud mode refuses to start without a usable key,
 // and signing needs one.
 func TestEmptySigningKey(t *testing.T) {
@@ -388,4 +372,208 @@ func TestPanicsWhileAnsweringAreCaught(t *testing.T) {
 			assert.Contains(t, rec.Body.String(), "panicked")
 		})
 	}
+}
+
+// refusalCPUBound is the CPU time the README promises for refusing an
+// unsigned or wrongly signed request of up to 1 MiB with both keys set
+// (about 1 ms an HMAC; canonicalization used to cost 100 ms or more).
+// The race detector's instrumentation multiplies it.
+const refusalCPUBound = 5 * time.Millisecond * raceSlowdown
+
+// manyKeys returns a JSON object of n bytes or a little less, made of
+// many short keys: the shape that costs canonicalization the most.
+func manyKeys(n int) []byte {
+	var b bytes.Buffer
+	b.Grow(n)
+	b.WriteByte('{')
+	for i := 0; ; i++ {
+		kv := `"k` + strconv.Itoa(i) + `":` + strconv.Itoa(i%10)
+		if b.Len()+len(kv)+2 > n {
+			break
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(kv)
+	}
+	b.WriteByte('}')
+	return b.Bytes()
+}
+
+// processCPU is the CPU time, user and system, used so far by the whole
+// process: every thread, the garbage collector's included.
+func processCPU(tb testing.TB) time.Duration {
+	tb.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// TestRefusingCostsLittleCPU: refusing a request with no signature, a
+// malformed one, a wrong one or an expired one costs at most a few
+// milliseconds of CPU, whatever the body: a body of just under 1 MiB of
+// many small keys, which canonicalization would take a few hundred
+// milliseconds over, for calls, syncs and trust probes. Both keys are
+// set, so a wrong signature costs two HMACs.
+//
+// The cost is the process's CPU time (getrusage, all threads, garbage
+// collection included) over a batch of requests, divided by their
+// number; the least of three batches counts, so that work the runtime
+// does for other reasons does not fail the test. No other test runs
+// meanwhile (none of this package's tests is parallel with it).
+func TestRefusingCostsLittleCPU(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures CPU time")
+	}
+	c := testClient(t, inngest.ClientOpts{Mode: inngest.ModeCloud, SigningKey: hardKey, SigningKeyFallback: hardKeyFB})
+	hardFunctions(t, c)
+	h := c.Serve()
+	big := manyKeys(1<<20 - 64)
+	small := manyKeys(8 << 10) // the largest body whose canonical form is checked
+	now := time.Now()
+	headers := map[string]func(body []byte) string{
+		"no signature": func([]byte) string { return "" },
+		"malformed":    func([]byte) string { return "t=" + strconv.FormatInt(now.Unix(), 10) + "&s=not-hex" },
+		"wrong":        func(b []byte) string { return sign(t, hardOtherKey, now, b) },
+		"expired":      func(b []byte) string { return sign(t, hardKey, now.Add(-10*time.Minute), b) },
+	}
+	targets := []struct{ method, target string }{
+		{http.MethodPost, "/api/inngest?fnId=hard-seq&stepId=step"},
+		{http.MethodPut, "/api/inngest"},
+		{http.MethodPost, "/api/inngest?probe=trust"},
+	}
+	const batch, rounds = 16, 3
+	t.Logf("GOMAXPROCS=%d, %d requests a batch, the least of %d batches", runtime.GOMAXPROCS(0), batch, rounds)
+	for _, tg := range targets {
+		for _, name := range []string{"no signature", "malformed", "wrong", "expired"} {
+			for _, body := range [][]byte{big, small} {
+				label := tg.method + " " + strings.TrimPrefix(tg.target, "/api/inngest") + ", " + name + ", " + strconv.Itoa(len(body)) + " bytes"
+				header := headers[name](body)
+				do := func() {
+					req := httptest.NewRequest(tg.method, tg.target, bytes.NewReader(body))
+					if header != "" {
+						req.Header.Set("X-Inngest-Signature", header)
+					}
+					rec := httptest.NewRecorder()
+					h.ServeHTTP(rec, req)
+					if rec.Code != http.StatusUnauthorized {
+						t.Fatalf("%s: answered %d, not 401: %s", label, rec.Code, rec.Body)
+					}
+				}
+				do() // warm up
+				best := time.Duration(1 << 62)
+				for range rounds {
+					runtime.GC()
+					start := processCPU(t)
+					for range batch {
+						do()
+					}
+					best = min(best, (processCPU(t)-start)/batch)
+				}
+				t.Logf("%s: %v of CPU a refusal", label, best)
+				if best > refusalCPUBound {
+					t.Errorf("%s: refusing costs %v of CPU, more than %v", label, best, refusalCPUBound)
+				}
+			}
+		}
+	}
+}
+
+// TestSecretsStayOutOfLogsErrorsAndBodies drives every path that logs or
+// fails, with keys configured, and looks for key material in the log,
+// the answers and the errors.
+func TestSecretsStayOutOfLogsErrorsAndBodies(t *testing.T) {
+	log, logs := testkit.RecordingLogger()
+	api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{"error":"refused"}`)
+	})
+	c := testClient(t, inngest.ClientOpts{
+		Mode: inngest.ModeCloud, SigningKey: hardKey, SigningKeyFallback: hardKeyFB, EventKey: hardEventKey,
+		APIBaseURL: api.URL, EventAPIBaseURL: api.URL, AllowInBandSync: true, Logger: log,
+		HTTPClient: &http.Client{Transport: failingEventTransport{api.Client().Transport}},
+	})
+	hardFunctions(t, c)
+	h := c.Serve()
+	var unauth, authed strings.Builder
+	note := func(rec *httptest.ResponseRecorder) {
+		unauth.WriteString(rec.Body.String())
+		for k, v := range rec.Header() {
+			unauth.WriteString(k + ": " + strings.Join(v, ",") + "\n")
+		}
+	}
+	body := callBody(t, hardData{N: 1}, nil, nil)
+	now := time.Now()
+	for _, hdr := range []string{"", "t=1&s=00", sign(t, hardOtherKey, now, body), sign(t, hardKey, now.Add(-time.Hour), body), sign(t, hardKey, now, []byte(`{"other":1}`))} {
+		for _, target := range []string{"/api/inngest?fnId=hard-seq&stepId=step", "/api/inngest?probe=trust"} {
+			req := httptest.NewRequest(http.MethodPost, target, strings.NewReader(string(body)))
+			req.Header.Set("X-Inngest-Signature", hdr)
+			rec := serve(h, req)
+			require.Equal(t, http.StatusUnauthorized, rec.Code)
+			note(rec)
+		}
+		req := httptest.NewRequest(http.MethodPut, "/api/inngest", strings.NewReader(`{"url":"http://x/api/inngest"}`))
+		req.Header.Set("X-Inngest-Signature", hdr)
+		req.Header.Set("X-Inngest-Sync-Kind", "in_band")
+		rec := serve(h, req)
+		require.Equal(t, http.StatusUnauthorized, rec.Code)
+		note(rec)
+	}
+	// Signed requests that fail further on: a sync whose register is
+	// refused with both keys, a use_api call whose state load is refused,
+	// a panicking function and a failing step.
+	for _, tc := range []struct {
+		method, target string
+		body           []byte
+		status         int
+	}{
+		{http.MethodPut, "/api/inngest", []byte(`{"url":"http://x/api/inngest"}`), http.StatusInternalServerError},
+		{http.MethodPost, "/api/inngest?fnId=hard-seq&stepId=step", callBody(t, hardData{}, nil, func(r *wire.Request) { r.UseAPI = true }), http.StatusInternalServerError},
+		{http.MethodPost, "/api/inngest?fnId=hard-seq&stepId=step", callBody(t, hardData{Mode: "panic"}, nil, nil), http.StatusInternalServerError},
+		{http.MethodPost, "/api/inngest?fnId=hard-seq&stepId=" + seqSteps[7].hash, callBody(t, hardData{}, memoUpTo(7), nil), http.StatusPartialContent},
+	} {
+		rec := serve(h, hardReq(t, tc.method, tc.target, tc.body, hardKey))
+		require.Equalf(t, tc.status, rec.Code, "%s %s: %s", tc.method, tc.target, rec.Body)
+		note(rec)
+	}
+	// Verified requests may learn the key hashes (not the keys).
+	req := hardReq(t, http.MethodPut, "/api/inngest", []byte(`{"url":"http://x/api/inngest"}`), hardKey)
+	req.Header.Set("X-Inngest-Sync-Kind", "in_band")
+	rec := serve(h, req)
+	require.Equal(t, http.StatusOK, rec.Code)
+	authed.WriteString(rec.Body.String())
+	rec = serve(h, hardReq(t, http.MethodPost, "/api/inngest?probe=trust", nil, hardKey))
+	require.Equal(t, http.StatusOK, rec.Code)
+	note(rec)
+
+	// Sending: a refused key and a network failure.
+	_, err := c.Send(context.Background(), inngest.Event[any]{Name: "hard/x"})
+	require.Error(t, err)
+	unauth.WriteString(err.Error())
+
+	// A malformed key in the options.
+	_, err = inngest.NewClient(inngest.ClientOpts{AppID: "x", Mode: inngest.ModeCloud, SigningKey: "signkey-prod-" + keyHex(hardKey) + "zz"})
+	require.Error(t, err)
+	unauth.WriteString(err.Error())
+
+	requireNoSecrets(t, unauth.String(), false)
+	requireNoSecrets(t, authed.String(), true)
+	requireNoSecrets(t, logs.String(), false)
+	// The paths above did log: the check looked at real output.
+	for _, want := range []string{"rejected a request", "rejected a sync request", "sync failed", "fallback key", "panicked", "loading the run's state", "sending events failed"} {
+		assert.Contains(t, logs.String(), want)
+	}
+}
+
+// failingEventTransport fails every request to the event API (paths
+// under /e/) at the network level and passes the others on.
+type failingEventTransport struct{ next http.RoundTripper }
+
+func (f failingEventTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasPrefix(r.URL.Path, "/e/") {
+		return nil, errors.New("connection reset by peer")
+	}
+	return f.next.RoundTrip(r)
 }

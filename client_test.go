@@ -89,3 +89,36 @@ func TestZeroClient(t *testing.T) {
 		func(ctx context.Context, in inngest.Input[any]) (any, error) { return nil, nil })
 	assert.EqualError(t, err, "inngest: CreateFunction: "+want)
 }
+
+// The first mistakes a newcomer makes get errors that say what to do.
+func TestFirstMistakesSayWhatToDo(t *testing.T) {
+	for _, name := range []string{"INNGEST_DEV", "INNGEST_SIGNING_KEY", "INNGEST_EVENT_KEY", "INNGEST_BASE_URL"} {
+		t.Setenv(name, "")
+	}
+	noop := func(context.Context, inngest.Input[any]) (any, error) { return nil, nil }
+
+	_, err := inngest.NewClient(inngest.ClientOpts{})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `ClientOpts.AppID is required`)
+	assert.Contains(t, err.Error(), `inngest.ClientOpts{AppID: "billing"}`)
+
+	_, err = inngest.NewClient(inngest.ClientOpts{AppID: "shop"})
+	require.Error(t, err, "cloud mode without a signing key")
+	assert.Contains(t, err.Error(), "set INNGEST_SIGNING_KEY")
+	assert.Contains(t, err.Error(), "set INNGEST_DEV=1")
+
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "shop", Mode: inngest.ModeDev})
+	require.NoError(t, err)
+	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "f"}, nil, noop)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `a function needs at least one trigger: inngest.EventTrigger("app/event.name", nil)`)
+	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{}, inngest.EventTrigger("shop/x", nil), noop)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `an ID is required, for example FunctionOpts{ID: "charge-invoice"}`)
+
+	cloud, err := inngest.NewClient(inngest.ClientOpts{AppID: "shop", SigningKey: "signkey-test-12345678"})
+	require.NoError(t, err)
+	_, err = cloud.Send(context.Background(), inngest.Event[any]{Name: "shop/x"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "set INNGEST_EVENT_KEY")
+}

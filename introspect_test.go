@@ -1,7 +1,9 @@
 package inngest_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"testing"
@@ -141,5 +143,108 @@ func TestNoKeyInAnyAnswer(t *testing.T) {
 		for _, secret := range []string{protoKey, protoFallbackKey, protoEventKey, "12345678", "abcdef0123456789", "0123456789"} {
 			assert.NotContains(t, out, secret, "%s %s answered %d", r.method, r.target, res.Code)
 		}
+	}
+}
+
+// FuzzIntrospection sends GET and HEAD requests with arbitrary signature
+// headers: the authenticated body appears exactly when the header is a
+// valid signature of the empty body.
+func FuzzIntrospection(f *testing.F) {
+	h := fuzzHandler(f, inngest.ModeCloud)
+	f.Add("", uint8(0))
+	f.Add("t=1705586504&s=bd16d89641dac2e340a40e3800435b96c0e533c00bc7322c1eefae65d6ab6954", uint8(0))
+	f.Add("t=&s=", uint8(0))
+	f.Add("s=00&t=99999999999999999999", uint8(0))
+	f.Add("t=1;s=2", uint8(0))
+	f.Add("", uint8(1))
+	f.Add("", uint8(2))
+	f.Add("", uint8(3))
+	f.Fuzz(func(t *testing.T, header string, mode uint8) {
+		method := http.MethodGet
+		if mode&4 != 0 {
+			method = http.MethodHead
+		}
+		req := httptest.NewRequest(method, "/api/inngest", nil)
+		valid := false
+		switch mode % 4 {
+		case 0:
+			req.Header.Set("X-Inngest-Signature", header)
+		case 1:
+			req.Header.Set("X-Inngest-Signature", sign(t, hardKey, time.Now(), nil))
+			valid = true
+		case 2:
+			req.Header.Set("X-Inngest-Signature", sign(t, hardKeyFB, time.Now(), nil))
+			valid = true
+		case 3:
+			req.Header.Set("X-Inngest-Signature", sign(t, hardOtherKey, time.Now(), nil))
+		}
+		rec := serve(h, req)
+		require.Equal(t, http.StatusOK, rec.Code)
+		requireWellFormed(t, rec)
+		var m map[string]any
+		require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &m))
+		_, detailed := m["signing_key_hash"]
+		require.Equal(t, valid, detailed, "authenticated details only for a valid signature: %s", rec.Body)
+		switch {
+		case valid:
+			require.Equal(t, true, m["authentication_succeeded"])
+		case req.Header.Get("X-Inngest-Signature") == "":
+			require.Nil(t, m["authentication_succeeded"])
+		default:
+			require.Equal(t, false, m["authentication_succeeded"])
+		}
+		requireNoSecrets(t, rec.Body.String(), valid)
+	})
+}
+
+// TestIntrospectionDetailsOnlyForValidSignature checks who gets which
+// introspection body: details (with key hashes, never keys) only for a
+// valid signature in cloud mode.
+func TestIntrospectionDetailsOnlyForValidSignature(t *testing.T) {
+	cloud := testClient(t, inngest.ClientOpts{Mode: inngest.ModeCloud, SigningKey: hardKey, SigningKeyFallback: hardKeyFB, EventKey: hardEventKey})
+	dev := testClient(t, inngest.ClientOpts{Mode: inngest.ModeDev, SigningKey: hardKey, SigningKeyFallback: hardKeyFB, EventKey: hardEventKey})
+	now := time.Now()
+	cases := []struct {
+		name   string
+		c      *inngest.Client
+		header string
+		auth   any // authentication_succeeded
+	}{
+		{"no signature", cloud, "", nil},
+		{"garbage", cloud, "nonsense", false},
+		{"other key", cloud, sign(t, hardOtherKey, now, nil), false},
+		{"stale", cloud, sign(t, hardKey, now.Add(-6*time.Minute), nil), false},
+		{"future", cloud, sign(t, hardKey, now.Add(6*time.Minute), nil), false},
+		{"signed over a body", cloud, sign(t, hardKey, now, []byte(`{}`)), false},
+		{"primary key", cloud, sign(t, hardKey, now, nil), true},
+		{"fallback key", cloud, sign(t, hardKeyFB, now, nil), true},
+		{"dev mode ignores signatures", dev, sign(t, hardKey, now, nil), nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/api/inngest", nil)
+			if tc.header != "" {
+				req.Header.Set("X-Inngest-Signature", tc.header)
+			}
+			rec := serve(tc.c.Serve(), req)
+			require.Equal(t, http.StatusOK, rec.Code)
+			var m map[string]any
+			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &m))
+			assert.Equal(t, tc.auth, m["authentication_succeeded"])
+			authed := tc.auth == true
+			requireNoSecrets(t, rec.Body.String(), authed)
+			if !authed {
+				keys := make([]string, 0, len(m))
+				for k := range m {
+					keys = append(keys, k)
+				}
+				assert.ElementsMatch(t, []string{"authentication_succeeded", "function_count", "has_event_key", "has_signing_key",
+					"has_signing_key_fallback", "mode", "schema_version"}, keys, "the unauthenticated body has no details")
+				return
+			}
+			assert.Equal(t, "signkey-prod-"+bearerHex(hardKey), m["signing_key_hash"])
+			assert.Equal(t, "signkey-prod-"+bearerHex(hardKeyFB), m["signing_key_fallback_hash"])
+			assert.Equal(t, sha256Hex(hardEventKey), m["event_key_hash"])
+		})
 	}
 }
