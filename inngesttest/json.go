@@ -1,21 +1,14 @@
 package inngesttest
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/go-inngest/inngest/internal/wire"
 )
 
 // marshal encodes v as JSON without HTML escaping.
-func marshal(v any) (json.RawMessage, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
+func marshal(v any) (json.RawMessage, error) { return wire.Marshal(v) }
 
 func mustMarshal(v any) json.RawMessage {
 	b, err := marshal(v)

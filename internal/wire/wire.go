@@ -3,6 +3,7 @@
 package wire
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
@@ -144,4 +145,16 @@ func AppendHashID(dst []byte, id string, n int) []byte {
 	}
 	sum := sha1.Sum(b)
 	return hex.AppendEncode(dst, sum[:])
+}
+
+// Marshal returns the JSON of v without escaping HTML characters, as the
+// server and the other SDKs write it.
+func Marshal(v any) (json.RawMessage, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
