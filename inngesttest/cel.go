@@ -21,8 +21,8 @@ import (
 // run's triggering event) and "async" is the incoming event for
 // cancellations and waits; "vars" is empty. The server's own functions
 // (lowercase, uppercase, b64decode, json_parse, date, now, now_plus,
-// now_minus) work as there, with now the virtual time. Numbers are JSON numbers (float64), compared
-// across numeric types. An expression that does not compile, fails to
+// now_minus) work as there, with now the virtual time. Numbers are JSON
+// numbers (float64), compared across numeric types. An expression that does not compile, fails to
 // evaluate (for example a missing field) or is not true does not match.
 type celEnv struct {
 	now func() time.Time
