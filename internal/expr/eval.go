@@ -228,22 +228,18 @@ func (ev *evaluator) comprehension(n *node) any {
 	default:
 		return noOverload("comprehension range", r)
 	}
-	accu := ev.eval(n.init)
-	ev.scopes = append(ev.scopes, map[string]any{n.accuVar: accu})
-	defer func() { ev.scopes = ev.scopes[:len(ev.scopes)-1] }()
+	frame := map[string]any{n.accuVar: ev.eval(n.init)}
 	loop := map[string]any{}
-	ev.scopes = append(ev.scopes, loop)
+	ev.scopes = append(ev.scopes, frame, loop)
 	for _, it := range items {
 		loop[n.iterVar] = it
-		if c := ev.eval(n.cond); c != true {
+		if ev.eval(n.cond) != true {
 			break
 		}
-		accu = ev.eval(n.step)
-		ev.scopes[len(ev.scopes)-2][n.accuVar] = accu
+		frame[n.accuVar] = ev.eval(n.step)
 	}
-	ev.scopes = ev.scopes[:len(ev.scopes)-1]
+	ev.scopes = ev.scopes[:len(ev.scopes)-1] // the result sees the accumulator only
 	out := ev.eval(n.res)
-	ev.scopes = append(ev.scopes, loop) // popped by the deferred function with the accumulator's
 	ev.scopes = ev.scopes[:len(ev.scopes)-1]
 	return out
 }

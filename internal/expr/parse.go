@@ -35,6 +35,7 @@ type node struct {
 	// compNode
 	iterVar, accuVar                 string
 	iterRange, init, cond, step, res *node
+	macroArgs                        []*node // as written, for visitDepth
 }
 
 // Operator function names, as CEL names them.
@@ -92,26 +93,18 @@ type Error struct {
 
 func (e *Error) Error() string {
 	line, col := 1, 0
-	var lineText strings.Builder
-	i := 0
-	for _, r := range e.Src {
+	for i, r := range []rune(e.Src) {
 		if i == e.Pos {
 			break
 		}
-		i++
 		if r == '\n' {
-			line++
-			col = 0
+			line, col = line+1, 0
 			continue
 		}
 		col++
 	}
-	// The line itself, for the snippet.
-	lines := strings.Split(e.Src, "\n")
-	if line-1 < len(lines) {
-		lineText.WriteString(lines[line-1])
-	}
-	return fmt.Sprintf("ERROR: <input>:%d:%d: %s\n | %s\n | %s^", line, col+1, e.Msg, lineText.String(), strings.Repeat(".", col))
+	text := strings.Split(e.Src, "\n")[line-1]
+	return fmt.Sprintf("ERROR: <input>:%d:%d: %s\n | %s\n | %s^", line, col+1, e.Msg, text, strings.Repeat(".", col))
 }
 
 // token kinds.
@@ -138,10 +131,8 @@ type token struct {
 }
 
 type lexer struct {
-	src   []rune
-	i     int
-	toks  []token
-	first *Error
+	src []rune
+	i   int
 }
 
 func isLetter(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' }
@@ -150,14 +141,15 @@ func isHex(r rune) bool    { return isDigit(r) || r >= 'a' && r <= 'f' || r >= '
 
 func lex(src string) ([]token, *Error) {
 	l := &lexer{src: []rune(src)}
+	var toks []token
 	for {
 		t, err := l.next()
 		if err != nil {
 			return nil, err
 		}
-		l.toks = append(l.toks, t)
+		toks = append(toks, t)
 		if t.kind == tokEOF {
-			return l.toks, nil
+			return toks, nil
 		}
 	}
 }
@@ -522,7 +514,43 @@ func Parse(src string) (*Expr, error) {
 	if p.err != nil {
 		return nil, p.err
 	}
+	if visitDepth(n) > maxDepth {
+		return nil, &Error{Src: src, Pos: 0, Msg: "max recursion depth exceeded"}
+	}
 	return &Expr{src: src, root: n}, nil
+}
+
+// visitDepth is the nesting CEL's parser limits when it builds the
+// expression: of conditionals, binary operators but && and ||,
+// selections, method calls (macros too) and indexing.
+func visitDepth(n *node) int {
+	if n == nil {
+		return 0
+	}
+	d := 0
+	kids := n.args
+	switch n.kind {
+	case selectNode:
+		d = 1
+		kids = []*node{n.target}
+	case callNode:
+		switch {
+		case n.target != nil:
+			d = 1
+			kids = append([]*node{n.target}, n.args...)
+		case n.name == opAnd || n.name == opOr || n.name == opNot || n.name == opNeg:
+		case strings.HasPrefix(n.name, "_") || n.name == opIn:
+			d = 1
+		}
+	case compNode:
+		d = 1
+		kids = append([]*node{n.iterRange}, n.macroArgs...)
+	}
+	m := 0
+	for _, k := range kids {
+		m = max(m, visitDepth(k))
+	}
+	return d + m
 }
 
 func (p *parser) tok() token { return p.toks[p.i] }
@@ -572,11 +600,23 @@ func call(pos int, name string, args ...*node) *node {
 	return &node{kind: callNode, pos: pos, name: name, args: args}
 }
 
-func (p *parser) expr() *node {
+// nest counts one more level of CEL's grammar rules, which its parser
+// limits to maxDepth: each expression in parentheses, a literal, an
+// argument or an index, and each right operand of an arithmetic or
+// relational operator.
+func (p *parser) nest() bool {
 	p.depth++
-	defer func() { p.depth-- }()
 	if p.depth > maxDepth {
-		return p.failPlain(p.tok().pos, "expression recursion limit exceeded: %d", maxDepth)
+		p.failPlain(p.tok().pos, "expression recursion limit exceeded: %d", maxDepth)
+		return false
+	}
+	return true
+}
+
+func (p *parser) expr() *node {
+	defer func() { p.depth-- }()
+	if !p.nest() {
+		return &node{kind: litNode}
 	}
 	e := p.or()
 	if p.is("?") {
@@ -621,8 +661,17 @@ func (p *parser) relation() *node {
 			return e
 		}
 		p.i++
-		e = call(t.pos, op, e, p.addition())
+		e = call(t.pos, op, e, p.operand(p.addition))
 	}
+}
+
+// operand reads the right operand of a binary operator.
+func (p *parser) operand(read func() *node) *node {
+	defer func() { p.depth-- }()
+	if !p.nest() {
+		return &node{kind: litNode}
+	}
+	return read()
 }
 
 func (p *parser) addition() *node {
@@ -634,7 +683,7 @@ func (p *parser) addition() *node {
 		if t.text == "-" {
 			op = opSub
 		}
-		e = call(t.pos, op, e, p.multiplication())
+		e = call(t.pos, op, e, p.operand(p.multiplication))
 	}
 	return e
 }
@@ -645,7 +694,7 @@ func (p *parser) multiplication() *node {
 		t := p.tok()
 		p.i++
 		op := map[string]string{"*": opMul, "/": opDiv, "%": opMod}[t.text]
-		e = call(t.pos, op, e, p.unary())
+		e = call(t.pos, op, e, p.operand(p.unary))
 	}
 	return e
 }
@@ -668,12 +717,12 @@ func (p *parser) unary() *node {
 		if next := p.toks[p.i+1]; next.kind == tokInt || next.kind == tokFloat {
 			return p.member()
 		}
+		// Otherwise CEL's grammar reads the minuses greedily: "--1" is
+		// 1, "-x" a negation.
 		n := 0
 		for p.accept("-") {
 			n++
 		}
-		// The last minus may be a literal's sign, as CEL's grammar reads
-		// "--1" as - (-1)... it reads the minuses greedily.
 		m := p.member()
 		if n%2 == 0 {
 			return m
@@ -684,11 +733,6 @@ func (p *parser) unary() *node {
 }
 
 func (p *parser) member() *node {
-	p.depth++
-	defer func() { p.depth-- }()
-	if p.depth > maxDepth {
-		return p.failPlain(p.tok().pos, "expression recursion limit exceeded: %d", maxDepth)
-	}
 	e := p.primary()
 	for {
 		t := p.tok()
@@ -924,7 +968,8 @@ func (p *parser) literal(t token, neg bool) *node {
 	return n
 }
 
-// macroKey names a macro: its name, argument count and call style.
+// isMacro reports whether a call is one of CEL's macros, by name,
+// argument count and call style.
 func isMacro(name string, args int, receiver bool) bool {
 	switch name {
 	case "has":
@@ -966,7 +1011,7 @@ func (p *parser) receiverCall(pos int, name string, target *node, args []*node) 
 	}
 	accu := func() *node { return &node{kind: identNode, pos: pos, name: accuName} }
 	lit := func(x any) *node { return &node{kind: litNode, pos: pos, val: x} }
-	c := &node{kind: compNode, pos: pos, iterRange: target, iterVar: v.name, accuVar: accuName}
+	c := &node{kind: compNode, pos: pos, iterRange: target, iterVar: v.name, accuVar: accuName, macroArgs: args}
 	switch name {
 	case "all":
 		c.init, c.cond, c.step, c.res = lit(true), call(pos, opNotFalse, accu()), call(pos, opAnd, accu(), args[1]), accu()
