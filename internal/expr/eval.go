@@ -85,10 +85,11 @@ type Expr struct {
 // variable that is absent fails the evaluation where it is read.
 type Vars map[string]any
 
-// Runtime is what an evaluation reads from its host.
+// Runtime is what an evaluation reads from its host. Its zero value
+// reads the wall clock and Go's durations.
 type Runtime struct {
-	Now           func() time.Time                    // now(), now_plus(), now_minus()
-	ParseDuration func(string) (time.Duration, error) // now_plus(), now_minus()
+	Now           func() time.Time                    // now(), now_plus(), now_minus(); nil: time.Now
+	ParseDuration func(string) (time.Duration, error) // now_plus(), now_minus(); nil: time.ParseDuration
 }
 
 type evaluator struct {
@@ -101,6 +102,12 @@ type evaluator struct {
 // a value, or an error when the evaluation fails (a missing field, no
 // overload for the operands' types, an overflow, ...).
 func (e *Expr) Eval(vars Vars, rt Runtime) (any, error) {
+	if rt.Now == nil {
+		rt.Now = time.Now
+	}
+	if rt.ParseDuration == nil {
+		rt.ParseDuration = time.ParseDuration
+	}
 	ev := &evaluator{vars: vars, rt: rt}
 	v := ev.eval(e.root)
 	if err, ok := v.(*errVal); ok {

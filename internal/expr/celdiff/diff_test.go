@@ -350,6 +350,9 @@ func TestGenerated(t *testing.T) {
 	var parsed, compiled, evaluated, values int
 	for i := 0; i < n && fails < 30; i++ {
 		src := g.expr(4)
+		if i%2 == 1 {
+			src = g.realistic(3)
+		}
 		if g.r.IntN(4) == 0 {
 			src = g.mutate(src)
 		}
@@ -471,6 +474,38 @@ func (g *gen) expr(depth int) string {
 		return "{" + g.expr(d) + ": " + g.expr(d) + "}"
 	}
 	return g.literal()
+}
+
+// realistic generates expressions like those functions use: fields
+// compared with literals, tested, searched, and combined with logic.
+func (g *gen) realistic(depth int) string {
+	cmp := func() string { return g.pick("==", "!=", "<", "<=", ">", ">=") }
+	if depth <= 0 || g.r.IntN(3) == 0 {
+		p := g.pick(paths...)
+		switch g.r.IntN(8) {
+		case 0, 1:
+			return p + " " + cmp() + " " + g.literal()
+		case 2:
+			return "size(" + p + ") " + cmp() + " " + g.pick("0", "1", "2", "3u", "2.0")
+		case 3:
+			return p + "." + g.pick("startsWith", "endsWith", "contains", "matches") + "(" + g.pick(`'H'`, `'o'`, `'^[A-Z]'`, `''`, `1`) + ")"
+		case 4:
+			return "has(" + p + ")"
+		case 5:
+			return p + "." + g.pick("exists", "all", "exists_one") + "(i, i " + cmp() + " " + g.literal() + ")"
+		case 6:
+			return g.literal() + " in " + p
+		}
+		return g.pick("int", "double", "string", "lowercase", "date") + "(" + p + ") " + cmp() + " " + g.literal()
+	}
+	d := depth - 1
+	switch g.r.IntN(4) {
+	case 0:
+		return "!(" + g.realistic(d) + ")"
+	case 1:
+		return g.realistic(d) + " ? " + g.realistic(d) + " : " + g.realistic(d)
+	}
+	return g.realistic(d) + " " + g.pick("&&", "||") + " " + g.realistic(d)
 }
 
 func (g *gen) withVar(v string, depth int) string {
