@@ -380,13 +380,13 @@ func (ev *evaluator) apply(name string, member bool, a []any) any {
 			}
 			switch name {
 			case opLt:
-				return c < 0
+				return c == -1
 			case opLe:
-				return c <= 0
+				return c == -1 || c == 0
 			case opGt:
-				return c > 0
+				return c == 1
 			}
-			return c >= 0
+			return c == 1 || c == 0
 		case opAdd, opSub, opMul, opDiv, opMod:
 			if member {
 				break
@@ -663,9 +663,25 @@ func num(v any) (any, bool) {
 
 var errCompare = fmt.Errorf("not comparable")
 
+// unordered is compare's result for NaN and a number: every comparison
+// is false.
+const unordered = 2
+
+func isNaN(v any) bool {
+	f, ok := v.(float64)
+	return ok && math.IsNaN(f)
+}
+
 // compare orders a and b: numbers across types, and strings, bytes,
 // bools, timestamps and durations with their own kind.
 func compare(a, b any) (int, error) {
+	if isNaN(a) || isNaN(b) {
+		if _, ok := num(a); ok {
+			if _, ok := num(b); ok {
+				return unordered, nil
+			}
+		}
+	}
 	switch x := a.(type) {
 	case int64:
 		switch y := b.(type) {
@@ -734,35 +750,26 @@ func cmp3(less, more bool) int {
 	return 0
 }
 
+// cmpDoubleInt and cmpDoubleUint compare as cel-go does: the integer as
+// a double, once the double is within the integer's range.
 func cmpDoubleInt(d float64, i int64) int {
 	if d < math.MinInt64 {
 		return -1
 	}
-	if d >= math.MaxInt64 {
+	if d > math.MaxInt64 {
 		return 1
 	}
-	// Compare the integer parts, then the fraction.
-	t := math.Trunc(d)
-	ti := int64(t)
-	if ti != i {
-		return cmp3(ti < i, ti > i)
-	}
-	return cmp3(d < t, d > t)
+	return cmp3(d < float64(i), d > float64(i))
 }
 
 func cmpDoubleUint(d float64, u uint64) int {
 	if d < 0 {
 		return -1
 	}
-	if d >= math.MaxUint64 {
+	if d > math.MaxUint64 {
 		return 1
 	}
-	t := math.Trunc(d)
-	tu := uint64(t)
-	if tu != u {
-		return cmp3(tu < u, tu > u)
-	}
-	return cmp3(d < t, d > t)
+	return cmp3(d < float64(u), d > float64(u))
 }
 
 func arith(op string, a, b any) any {

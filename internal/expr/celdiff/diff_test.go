@@ -150,6 +150,13 @@ var handwritten = []string{
 	`string(event.data.x) == '1'`, `double(event.data.x)`, `uint(event.data.x)`, `bool(event.data.t)`,
 	`json_parse(event.data.raw)`, `json_parse('[1]')`, `json_parse(1)`, `b64decode('!!')`, `date(event.data.at)`,
 	`date(event.data.ms).getHours()`, `now_plus(event.data.s)`, `lowercase(event.data.x)`,
+	`double('NaN') == 1`, `double('NaN') == double('NaN')`, `double('NaN') < 1`, `double('NaN') < 1.0`,
+	`double('NaN') > 1u`, `1 == double('NaN')`, `dyn(1) == double('NaN')`, `[double('NaN')] == [double('NaN')]`,
+	`double('NaN') in [double('NaN')]`, `double('inf') > 9223372036854775807`, `int(double('NaN'))`,
+	`double('-inf') < -9223372036854775808`, `string(double('NaN'))`, `string(double('inf'))`, `string(-0.0)`,
+	`9223372036854775807 == 9223372036854775807.0`, `9007199254740993 == 9007199254740992.0`,
+	`18446744073709551615u == 18446744073709551615.0`, `dyn(1.5) == 1`, `-0.0 == 0`, `dyn(1) < 1.5`, `dyn(2) > 1.5`,
+	`dyn(-1) < 0u`, `dyn(1u) == 1`, `1.0 / 0.0 == double('inf')`, `0.0 / 0.0 != 0.0 / 0.0`, `dyn(9223372036854775807) < 9223372036854775808.0`,
 }
 
 // canon renders a cel-go value for comparison.
