@@ -394,7 +394,7 @@ func FuzzDifferential(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, src string) {
-		if len(src) > 2000 {
+		if len(src) > 2000 || knownDifference(src) {
 			return
 		}
 		compare(t, src)
