@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Compile parses src and type-checks it in env.
@@ -62,11 +63,11 @@ func (e *Expr) Restrictive() error {
 			}
 			walk(n.target)
 		case callNode:
+			name := strings.TrimPrefix(n.name, ".") // as the checker resolved it
 			switch {
-			case slices.Contains(macroNames, n.name):
-				errs = append(errs, fmt.Errorf("macros are not allowed (%s)", n.name))
-			case !slices.Contains(restrictiveCalls, n.name):
-				name := n.name
+			case slices.Contains(macroNames, name):
+				errs = append(errs, fmt.Errorf("macros are not allowed (%s)", name))
+			case !slices.Contains(restrictiveCalls, name):
 				if op, ok := opText[name]; ok {
 					name = op
 				}

@@ -109,20 +109,44 @@ func exact(a, b *typ) bool {
 	return true
 }
 
-// mapping holds the substitutions of type parameters.
-type mapping map[string]*typ
+// mapping holds the substitutions of type parameters, with a trail of
+// its changes so that a failed match can be undone without copying.
+type mapping struct {
+	m     map[string]*typ
+	trail []binding
+}
 
-func (m mapping) copy() mapping {
-	c := make(mapping, len(m))
-	for k, v := range m {
-		c[k] = v
+type binding struct {
+	name string
+	old  *typ
+	had  bool
+}
+
+func newMapping() *mapping { return &mapping{m: map[string]*typ{}} }
+
+func (m *mapping) set(name string, t *typ) {
+	old, had := m.m[name]
+	m.trail = append(m.trail, binding{name, old, had})
+	m.m[name] = t
+}
+
+func (m *mapping) mark() int { return len(m.trail) }
+
+func (m *mapping) undo(mark int) {
+	for len(m.trail) > mark {
+		b := m.trail[len(m.trail)-1]
+		m.trail = m.trail[:len(m.trail)-1]
+		if b.had {
+			m.m[b.name] = b.old
+		} else {
+			delete(m.m, b.name)
+		}
 	}
-	return c
 }
 
 // substitute replaces the bound parameters of t; unbound ones become dyn
 // when toDyn.
-func substitute(m mapping, t *typ, toDyn bool) *typ {
+func substitute(m map[string]*typ, t *typ, toDyn bool) *typ {
 	switch t.kind {
 	case tParam:
 		if s, ok := m[t.name]; ok {
@@ -145,13 +169,13 @@ func substitute(m mapping, t *typ, toDyn bool) *typ {
 	return t
 }
 
-func notReferencedIn(m mapping, t, within *typ) bool {
+func notReferencedIn(m *mapping, t, within *typ) bool {
 	if exact(t, within) {
 		return false
 	}
 	switch within.kind {
 	case tParam:
-		s, ok := m[within.name]
+		s, ok := m.m[within.name]
 		if !ok {
 			return true
 		}
@@ -198,25 +222,25 @@ func mostGeneral(a, b *typ) *typ {
 	return b
 }
 
-func validSubstitution(m mapping, t1, t2 *typ) (valid, hasSub bool) {
+func validSubstitution(m *mapping, t1, t2 *typ) (valid, hasSub bool) {
 	if t1.kind == t2.kind && exact(t1, t2) {
 		return true, true
 	}
-	if sub, ok := m[t2.name]; ok {
+	if sub, ok := m.m[t2.name]; ok {
 		if t1.kind == sub.kind && exact(t1, sub) {
 			return true, true
 		}
 		if assignable(m, t1, sub) {
 			n := mostGeneral(t1, sub)
 			if notReferencedIn(m, t2, n) {
-				m[t2.name] = n
+				m.set(t2.name, n)
 			}
 			return true, true
 		}
 		return false, true
 	}
 	if notReferencedIn(m, t2, t1) {
-		m[t2.name] = t1
+		m.set(t2.name, t1)
 		return true, false
 	}
 	return false, false
@@ -229,7 +253,7 @@ func nullable(t *typ) bool {
 // assignable reports whether a value of type t1 may stand where t2 is
 // expected (or the reverse: CEL's check is symmetric but for type
 // parameters), updating m.
-func assignable(m mapping, t1, t2 *typ) bool {
+func assignable(m *mapping, t1, t2 *typ) bool {
 	if t2.kind == tParam {
 		valid, has := validSubstitution(m, t1, t2)
 		if valid {
@@ -261,7 +285,7 @@ func assignable(m mapping, t1, t2 *typ) bool {
 	return exact(t1, t2)
 }
 
-func assignableList(m mapping, a, b []*typ) bool {
+func assignableList(m *mapping, a, b []*typ) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -452,7 +476,7 @@ var typeIdents = map[string]*typ{
 type checker struct {
 	env    *Env
 	src    string
-	m      mapping
+	m      *mapping
 	scopes []map[string]*typ
 	fresh  int
 	err    *Error
@@ -460,7 +484,7 @@ type checker struct {
 
 // Check type-checks e in env, reporting the first error.
 func (env *Env) Check(e *Expr) error {
-	c := &checker{env: env, src: e.src, m: mapping{}}
+	c := &checker{env: env, src: e.src, m: newMapping()}
 	c.check(e.root)
 	if c.err != nil {
 		return c.err
@@ -526,11 +550,11 @@ func (c *checker) newVar() *typ {
 }
 
 func (c *checker) isAssignable(t1, t2 *typ) bool {
-	m := c.m.copy()
-	if assignable(m, t1, t2) {
-		c.m = m
+	mark := c.m.mark()
+	if assignable(c.m, t1, t2) {
 		return true
 	}
+	c.m.undo(mark)
 	return false
 }
 
@@ -597,7 +621,7 @@ func (c *checker) check(n *node) *typ {
 				return t
 			}
 		}
-		ot := substitute(c.m, c.check(n.target), false)
+		ot := substitute(c.m.m, c.check(n.target), false)
 		var rt *typ
 		switch ot.kind {
 		case tMap:
@@ -614,7 +638,7 @@ func (c *checker) check(n *node) *typ {
 		if n.test {
 			rt = boolT
 		}
-		return substitute(c.m, rt, false)
+		return substitute(c.m.m, rt, false)
 	case callNode:
 		return c.checkCall(n)
 	case listNode:
@@ -666,7 +690,7 @@ func (c *checker) join(prev, cur *typ) *typ {
 }
 
 func (c *checker) checkComp(n *node) *typ {
-	rt := substitute(c.m, c.check(n.iterRange), false)
+	rt := substitute(c.m.m, c.check(n.iterRange), false)
 	accuT := c.check(n.init)
 	c.scopes = append(c.scopes, map[string]*typ{n.accuVar: accuT})
 	var vt *typ
@@ -682,15 +706,15 @@ func (c *checker) checkComp(n *node) *typ {
 	}
 	c.scopes = append(c.scopes, map[string]*typ{n.iterVar: vt})
 	if t := c.check(n.cond); !c.isAssignable(boolT, t) {
-		c.fail(n.cond, "expected type 'bool' but found '%s'", substitute(c.m, t, false))
+		c.fail(n.cond, "expected type 'bool' but found '%s'", substitute(c.m.m, t, false))
 	}
 	if t := c.check(n.step); !c.isAssignable(accuT, t) {
-		c.fail(n.step, "expected type '%s' but found '%s'", substitute(c.m, accuT, false), substitute(c.m, t, false))
+		c.fail(n.step, "expected type '%s' but found '%s'", substitute(c.m.m, accuT, false), substitute(c.m.m, t, false))
 	}
 	c.scopes = c.scopes[:len(c.scopes)-1]
 	res := c.check(n.res)
 	c.scopes = c.scopes[:len(c.scopes)-1]
-	return substitute(c.m, res, false)
+	return substitute(c.m.m, res, false)
 }
 
 func (c *checker) checkCall(n *node) *typ {
@@ -713,7 +737,7 @@ func (c *checker) checkCall(n *node) *typ {
 		}
 		args, res := o.args, o.result
 		if len(o.params) > 0 {
-			sub := mapping{}
+			sub := map[string]*typ{}
 			for _, p := range o.params {
 				sub[p] = c.newVar()
 			}
@@ -723,12 +747,12 @@ func (c *checker) checkCall(n *node) *typ {
 			}
 			res = substitute(sub, res, false)
 		}
-		m := c.m.copy()
-		if !assignableList(m, argTypes, args) {
+		mark := c.m.mark()
+		if !assignableList(c.m, argTypes, args) {
+			c.m.undo(mark)
 			continue
 		}
-		c.m = m
-		rt := substitute(c.m, res, false)
+		rt := substitute(c.m.m, res, false)
 		if result == nil {
 			result = rt
 		} else if result.kind != tDyn && !exact(rt, result) {
@@ -738,7 +762,7 @@ func (c *checker) checkCall(n *node) *typ {
 	if result == nil {
 		ts := make([]string, len(argTypes))
 		for i, t := range argTypes {
-			ts[i] = substitute(c.m, t, true).String()
+			ts[i] = substitute(c.m.m, t, true).String()
 		}
 		if n.target != nil {
 			return c.fail(n, "found no matching overload for '%s' applied to '%s.(%s)'", name, ts[0], strings.Join(ts[1:], ", "))
