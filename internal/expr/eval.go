@@ -235,7 +235,11 @@ func (ev *evaluator) comprehension(n *node) any {
 	default:
 		return noOverload("comprehension range", r)
 	}
-	frame := map[string]any{n.accuVar: ev.eval(n.init)}
+	var accu any = ev.eval(n.init)
+	if n.init.kind == listNode && len(n.init.args) == 0 {
+		accu = &accuList{items: []any{}} // map and filter append to it in place
+	}
+	frame := map[string]any{n.accuVar: accu}
 	loop := map[string]any{}
 	ev.scopes = append(ev.scopes, frame, loop)
 	for _, it := range items {
@@ -248,8 +252,16 @@ func (ev *evaluator) comprehension(n *node) any {
 	ev.scopes = ev.scopes[:len(ev.scopes)-1] // the result sees the accumulator only
 	out := ev.eval(n.res)
 	ev.scopes = ev.scopes[:len(ev.scopes)-1]
+	if l, ok := out.(*accuList); ok {
+		return l.items
+	}
 	return out
 }
+
+// accuList is the accumulator of map and filter, which only the macro's
+// own step reads: adding a list to it appends in place, so that a macro
+// over n elements takes time in n, not n squared.
+type accuList struct{ items []any }
 
 func (ev *evaluator) call(n *node) any {
 	switch n.name {
@@ -874,6 +886,11 @@ func arith(op string, a, b any) any {
 		if y, ok := b.([]any); ok && op == opAdd {
 			out := make([]any, 0, len(x)+len(y))
 			return append(append(out, x...), y...)
+		}
+	case *accuList:
+		if y, ok := b.([]any); ok && op == opAdd {
+			x.items = append(x.items, y...)
+			return x
 		}
 	case time.Time:
 		switch y := b.(type) {
