@@ -1023,7 +1023,7 @@ func convert(to string, v any) any {
 			}
 			return string(x)
 		case time.Time:
-			return x.UTC().Format(time.RFC3339Nano)
+			return x.Format(time.RFC3339Nano) // in its own offset, as cel-go writes it
 		case time.Duration:
 			return strconv.FormatFloat(x.Seconds(), 'f', -1, 64) + "s"
 		}
