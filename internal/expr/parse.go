@@ -1000,7 +1000,7 @@ func (p *parser) receiverCall(pos int, name string, target *node, args []*node) 
 		return n
 	}
 	v := args[0]
-	if v.kind != identNode || strings.HasPrefix(v.name, ".") {
+	if v.kind != identNode {
 		if name == "map" || name == "filter" {
 			return p.failPlain(v.pos, "argument is not an identifier")
 		}

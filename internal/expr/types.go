@@ -559,7 +559,8 @@ func (c *checker) isAssignable(t1, t2 *typ) bool {
 }
 
 func (c *checker) lookup(name string) (*typ, bool) {
-	for i := len(c.scopes) - 1; i >= 0; i-- {
+	// A name with a leading dot is global: no comprehension variable.
+	for i := len(c.scopes) - 1; i >= 0 && !strings.HasPrefix(name, "."); i-- {
 		if t, ok := c.scopes[i][name]; ok {
 			return t, true
 		}

@@ -129,7 +129,7 @@ var handwritten = []string{
 	`[1, 2].exists(event, event == 2)`, `has({'a': 1}.a)`, `has({'a': 1}.b)`, `has(1.a)`, `has(event.data.x.y)`, `has(x)`,
 	`has(event.data)`, `has(event.data.missing.deeper)`, `has(event.data.z)`, `event.data.z == null`,
 	`a.b.c`, `.event.data.x`, `event..data`, `event.`, `event.1`, `event.data.in`, `event.data.as`, `event.data.true`,
-	"event.data.`x-y`", "event.`data`.x", `.int(1e20)`, `.size([1]) == 1`, `.event.data.x`, `.has(event.data.x)`, `event.data.x.y()`, `x.y()`, `event.size()`, `event.data.size()`,
+	"event.data.`x-y`", "event.`data`.x", `.int(1e20)`, `.size([1]) == 1`, `.event.data.x`, `.has(event.data.x)`, `[1].all(.x, true)`, `[1].all(.x, x)`, `[1].map(.x, .x)`, `event.data.x.y()`, `x.y()`, `event.size()`, `event.data.size()`,
 	`Foo{a: 1}`, `.Foo{}`, `{a: 1}`, `in`, `as`, `as(1)`, `if == 1`, `null.x`,
 	`1 +`, `+ 1`, `1 ++ 1`, `(1))`, `((1)`, `[1`, `{1: 2`, `{1}`, `1 ? 2`, `1 : 2`, `a b`, `a,b`, `#`, `1 & 2`, `1 | 2`,
 	`a = b`, `@x`, `$`, `1 // comment`, "1 // comment\n + 2", "\t1\n==\r\n1\f", `event.data.x == 1 && event.data.y == 1 || false`,
@@ -366,9 +366,9 @@ func TestHandwritten(t *testing.T) {
 // TestGenerated compares a generated corpus: random expressions over the
 // whole grammar, and mutations of them that often break the syntax.
 func TestGenerated(t *testing.T) {
-	n, seed := 4000, uint64(1)
+	n, seed := 10000, uint64(1)
 	if testing.Short() {
-		n = 500
+		n = 1000
 	}
 	// CELDIFF_N and CELDIFF_SEED explore further corpora.
 	if v, err := strconv.Atoi(os.Getenv("CELDIFF_N")); err == nil {
