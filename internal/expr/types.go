@@ -480,6 +480,13 @@ type checker struct {
 	scopes []map[string]*typ
 	fresh  int
 	err    *Error
+	locals []localRef // references to comprehension variables
+	local  *typ       // set by lookup when it finds one
+}
+
+type localRef struct {
+	n *node
+	t *typ
 }
 
 // Check type-checks e in env, reporting the first error.
@@ -490,6 +497,13 @@ func (env *Env) Check(e *Expr) error {
 		return c.err
 	}
 	if env.plan {
+		// cel-go's planner reads a comprehension variable whose type is
+		// a type as a type's name, which it cannot find.
+		for _, r := range c.locals {
+			if substitute(c.m.m, r.t, false).kind == tType {
+				return &Error{Src: e.src, Pos: r.n.pos, Msg: "reference to undefined type: " + r.n.name}
+			}
+		}
 		return plan(e)
 	}
 	return nil
@@ -562,6 +576,7 @@ func (c *checker) lookup(name string) (*typ, bool) {
 	// A name with a leading dot is global: no comprehension variable.
 	for i := len(c.scopes) - 1; i >= 0 && !strings.HasPrefix(name, "."); i-- {
 		if t, ok := c.scopes[i][name]; ok {
+			c.local = t
 			return t, true
 		}
 	}
@@ -612,7 +627,11 @@ func (c *checker) check(n *node) *typ {
 			return bytesT
 		}
 	case identNode:
+		c.local = nil
 		if t, ok := c.lookup(n.name); ok {
+			if c.local != nil {
+				c.locals = append(c.locals, localRef{n, c.local})
+			}
 			return t
 		}
 		return c.fail(n, "undeclared reference to '%s' (in container '')", strings.TrimPrefix(n.name, "."))
