@@ -16,20 +16,11 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	"github.com/go-inngest/inngest"
 	"github.com/go-inngest/inngest/internal/wire"
 	"github.com/go-inngest/inngest/step"
 )
-
-// leakCheck makes the test fail if, once it and its cleanups are done,
-// a goroutine it started is still running. Call it first.
-func leakCheck(t *testing.T) {
-	t.Helper()
-	opt := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, opt) })
-}
 
 // loadCall is one call of the load test and the answer it must get.
 type loadCall struct {

@@ -78,12 +78,13 @@
 //
 // Engine.Send delivers events as the event API would: they cancel runs
 // (Cancel options), resume waits (step.WaitForEvent) and trigger
-// functions, with trigger, cancel and wait expressions evaluated by a
-// real CEL implementation, with the server's functions (lowercase,
-// uppercase, b64decode, json_parse, date, now, now_plus, now_minus; now
-// is the virtual time). Events a function sends (step.SendEvent,
-// Client.Send) reach the engine, since the app's client is created with
-// the engine's HTTPClient.
+// functions, with trigger, cancel and wait expressions evaluated by the
+// engine's own CEL implementation (standard library only, held to
+// cel-go's verdicts and results by a differential test), with the
+// server's functions (lowercase, uppercase, b64decode, json_parse, date,
+// now, now_plus, now_minus; now is the virtual time). Events a function
+// sends (step.SendEvent, Client.Send) reach the engine, since the app's
+// client is created with the engine's HTTPClient.
 //
 // # Registering an app
 //

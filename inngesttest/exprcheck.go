@@ -4,14 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
-	"github.com/google/cel-go/cel"
-	"github.com/google/cel-go/common/ast"
-	"github.com/google/cel-go/common/env"
-	"github.com/google/cel-go/common/operators"
-	"github.com/google/cel-go/common/overloads"
+	"github.com/go-inngest/inngest/internal/expr"
 )
 
 // Checking expressions as the server does when an app syncs, so that an
@@ -54,124 +49,22 @@ const (
 	checkRestrictive
 )
 
-// looseOperators are the operators the server declares with one overload
-// over operands of any type, instead of CEL's typed overloads.
-var looseOperators = []string{
-	operators.Add, operators.Equals, operators.NotEquals,
-	operators.Less, operators.LessEquals, operators.Greater, operators.GreaterEquals,
-}
-
-// newCheckEnv builds an environment that declares what the server's
-// does. It is for checking only: its loose operators have no
-// implementation.
-func newCheckEnv() (*cel.Env, error) {
-	subset := env.NewLibrarySubset()
-	for _, op := range looseOperators {
-		subset.AddExcludedFunctions(&env.Function{Name: op})
-	}
-	opts := []cel.EnvOption{cel.StdLib(cel.StdLibSubset(subset))}
-	for _, op := range looseOperators {
-		result := cel.BoolType
-		if op == operators.Add {
-			result = cel.DynType
-		}
-		opts = append(opts, cel.Function(op, cel.Overload("inngesttest_loose"+op, []*cel.Type{cel.DynType, cel.DynType}, result)))
-	}
-	for _, name := range []string{"event", "async", "vars"} {
-		opts = append(opts, cel.Variable(name, cel.MapType(cel.StringType, cel.DynType)))
-	}
-	str := []*cel.Type{cel.StringType}
-	opts = append(opts,
-		cel.Function("lowercase", cel.Overload("inngesttest_lowercase", str, cel.StringType)),
-		cel.Function("uppercase", cel.Overload("inngesttest_uppercase", str, cel.StringType)),
-		cel.Function("b64decode", cel.Overload("inngesttest_b64decode", str, cel.StringType)),
-		cel.Function("json_parse", cel.Overload("inngesttest_json_parse", str, cel.DynType)),
-		cel.Function("date", cel.Overload("inngesttest_date", []*cel.Type{cel.DynType}, cel.TimestampType)),
-		cel.Function("now", cel.Overload("inngesttest_now", nil, cel.TimestampType)),
-		cel.Function("now_plus", cel.Overload("inngesttest_now_plus", str, cel.TimestampType)),
-		cel.Function("now_minus", cel.Overload("inngesttest_now_minus", str, cel.TimestampType)),
-	)
-	return cel.NewCustomEnv(opts...)
-}
-
-// check reports why the server would refuse expr, or nil.
-func (c *celEnv) check(expr string, how exprCheck) error {
+// check reports why the server would refuse src, or nil.
+func (c *celEnv) check(src string, how exprCheck) error {
 	if how == checkParse {
-		if _, iss := c.checkEnv.Parse(expr); iss != nil && iss.Err() != nil {
-			return fmt.Errorf("does not parse: %w", iss.Err())
+		if _, err := expr.Parse(src); err != nil {
+			return fmt.Errorf("does not parse: %w", err)
 		}
 		return nil
 	}
-	checked, iss := c.checkEnv.Compile(expr)
-	if iss != nil && iss.Err() != nil {
-		return fmt.Errorf("does not compile: %w", iss.Err())
+	e, err := expr.ServerEnv.Compile(src)
+	if err != nil {
+		return fmt.Errorf("does not compile: %w", err)
 	}
 	if how == checkRestrictive {
-		if err := restrictive(checked.NativeRep().Expr()); err != nil {
-			return err
-		}
+		return e.Restrictive()
 	}
 	return nil
-}
-
-// restrictiveCalls are the calls the restrictive policy allows.
-var restrictiveCalls = []string{
-	operators.Conditional, operators.LogicalAnd, operators.LogicalOr, operators.LogicalNot,
-	operators.Equals, operators.NotEquals, operators.Less, operators.LessEquals,
-	operators.Greater, operators.GreaterEquals, operators.Index, operators.OptIndex,
-	operators.OptSelect, operators.In,
-	overloads.TypeConvertInt, overloads.TypeConvertUint, overloads.TypeConvertDouble,
-}
-
-// macroNames are the names of CEL's macros.
-var macroNames = []string{
-	operators.Has, operators.All, operators.Exists, operators.ExistsOne, operators.Map, operators.Filter,
-}
-
-// restrictive walks a checked expression as the server's policy does:
-// through selections and call arguments (not into list or map literals),
-// and reports every macro and every call it does not allow.
-func restrictive(e ast.Expr) error {
-	var errs []error
-	var walk func(ast.Expr)
-	walk = func(e ast.Expr) {
-		switch e.Kind() {
-		case ast.ComprehensionKind:
-			errs = append(errs, errors.New("macros are not allowed (all, exists, exists_one, map, filter)"))
-		case ast.SelectKind:
-			s := e.AsSelect()
-			if s.IsTestOnly() {
-				errs = append(errs, errors.New("macros are not allowed (has)"))
-			}
-			walk(s.Operand())
-		case ast.CallKind:
-			call := e.AsCall()
-			name := call.FunctionName()
-			switch {
-			case slices.Contains(macroNames, name):
-				errs = append(errs, fmt.Errorf("macros are not allowed (%s)", name))
-			case !slices.Contains(restrictiveCalls, name):
-				errs = append(errs, fmt.Errorf("function calls are not allowed (%s)", operatorName(name)))
-			}
-			for _, arg := range call.Args() {
-				walk(arg)
-			}
-		}
-	}
-	walk(e)
-	if len(errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("is not allowed here, where only comparisons, logic, indexing and int/uint/double conversions may be used: %w", errors.Join(errs...))
-}
-
-// operatorName renders an operator's internal name ("_+_") as written
-// ("+").
-func operatorName(name string) string {
-	if op, ok := operators.FindReverse(name); ok && op != "" {
-		return op
-	}
-	return name
 }
 
 // fnExpressions are the fields of a function's sync entry that hold

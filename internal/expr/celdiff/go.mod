@@ -1,0 +1,20 @@
+module github.com/go-inngest/inngest/internal/expr/celdiff
+
+go 1.24
+
+replace github.com/go-inngest/inngest => ../../../
+
+require (
+	github.com/go-inngest/inngest v0.0.0-00010101000000-000000000000
+	github.com/google/cel-go v0.31.0
+)
+
+require (
+	cel.dev/expr v0.25.1 // indirect
+	github.com/antlr4-go/antlr/v4 v4.13.1 // indirect
+	go.yaml.in/yaml/v3 v3.0.5 // indirect
+	golang.org/x/exp v0.0.0-20240823005443-9b4947da3948 // indirect
+	google.golang.org/genproto/googleapis/api v0.0.0-20240826202546-f6391c0de4c7 // indirect
+	google.golang.org/genproto/googleapis/rpc v0.0.0-20240826202546-f6391c0de4c7 // indirect
+	google.golang.org/protobuf v1.36.10 // indirect
+)
