@@ -132,7 +132,7 @@ func (f *function) config(appURL string) fnConfig {
 		Name: f.name,
 		Steps: map[string]stepConfig{"step": {
 			ID: "step", Name: "step",
-			Runtime: stepRuntime{Type: "http", URL: stepURL},
+			Runtime: stepRuntime{Type: runtimeType(appURL), URL: stepURL},
 		}},
 	}
 	if f.retries != nil {
@@ -178,6 +178,34 @@ func (f *function) config(appURL string) fnConfig {
 		fc.Timeouts = &timeoutsConfig{Start: dur(t.Start), Finish: dur(t.Finish)}
 	}
 	return fc
+}
+
+// runtimeType is a step runtime's type for an app reached at appURL:
+// "ws" for a WebSocket (Connect) URL, else "http".
+func runtimeType(appURL string) string {
+	if u, err := url.Parse(appURL); err == nil && (strings.EqualFold(u.Scheme, "ws") || strings.EqualFold(u.Scheme, "wss")) {
+		return "ws"
+	}
+	return "http"
+}
+
+// FunctionConfigs returns the JSON array of the app's function
+// configurations exactly as a sync registers them, each step's URL built
+// on appURL. For a ws:// or wss:// appURL the steps' runtime type is
+// "ws", as Inngest expects from a worker connected over WebSocket; the
+// connect module sends this array in its handshake. Deploy tooling can use
+// it to see what a sync would register.
+func (c *Client) FunctionConfigs(appURL string) ([]byte, error) {
+	fns := c.functions()
+	cfgs := make([]fnConfig, len(fns))
+	for i, f := range fns {
+		cfgs[i] = f.config(appURL)
+	}
+	b, err := marshalNoEscape(cfgs)
+	if err != nil {
+		return nil, fmt.Errorf("inngest: encoding the function configurations: %w", err)
+	}
+	return b, nil
 }
 
 // matchExpr expands a Match shorthand such as "data.id" into

@@ -200,3 +200,33 @@ func TestSyncInvalidFunctionListsExpressions(t *testing.T) {
 	require.NoError(t, json.Unmarshal(res.Body.Bytes(), &reply))
 	assert.Equal(t, "inngest: sync: "+api.URL+" answered 400: Expected server kind dev, got cloud", reply.Message)
 }
+
+func TestFunctionConfigsForAWebSocketURLRegisterTheWSRuntime(t *testing.T) {
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "cfgs", Mode: inngest.ModeDev})
+	require.NoError(t, err)
+	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "f", Retries: inngest.Ptr(2)}, inngest.EventTrigger("a/b", nil),
+		func(ctx context.Context, in inngest.Input[any]) (any, error) { return nil, nil })
+	require.NoError(t, err)
+
+	for _, tc := range []struct{ url, typ string }{
+		{"ws://connect", "ws"},
+		{"WSS://connect/x", "ws"},
+		{"http://app.test/api/inngest", "http"},
+	} {
+		b, err := c.FunctionConfigs(tc.url)
+		require.NoError(t, err)
+		var got []struct {
+			ID    string `json:"id"`
+			Steps map[string]struct {
+				Runtime struct{ Type, URL string } `json:"runtime"`
+				Retries struct{ Attempts int }     `json:"retries"`
+			} `json:"steps"`
+		}
+		require.NoError(t, json.Unmarshal(b, &got), string(b))
+		require.Len(t, got, 1)
+		assert.Equal(t, "cfgs-f", got[0].ID)
+		assert.Equal(t, tc.typ, got[0].Steps["step"].Runtime.Type, tc.url)
+		assert.Equal(t, tc.url+"?fnId=cfgs-f&stepId=step", got[0].Steps["step"].Runtime.URL)
+		assert.Equal(t, 2, got[0].Steps["step"].Retries.Attempts)
+	}
+}

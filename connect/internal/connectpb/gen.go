@@ -1,0 +1,8 @@
+// Package connectpb holds the Connect protocol's messages, generated from
+// connect.proto with protoc (libprotoc 3.21) and protoc-gen-go v1.36.11:
+//
+//	go install google.golang.org/protobuf/cmd/protoc-gen-go@v1.36.11
+//	go generate ./internal/connectpb
+package connectpb
+
+//go:generate protoc --go_out=. --go_opt=paths=source_relative connect.proto
