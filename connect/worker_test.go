@@ -204,10 +204,10 @@ func TestBadInputFromTheWireNeverKillsTheWorker(t *testing.T) {
 	h := newHarness(t, nil, Options{})
 	c := h.g.conn()
 
-	require.NoError(t, c.sendRaw(pb.GatewayMessageType(99), []byte("?")))                                 // unknown kind
+	require.NoError(t, c.sendRaw(pb.GatewayMessageType(99), []byte("?")))                                   // unknown kind
 	require.NoError(t, c.ws.Write(context.Background(), websocket.MessageBinary, []byte{0xff, 0xff, 0xff})) // not protobuf
 	require.NoError(t, c.ws.Write(context.Background(), websocket.MessageText, []byte("hello")))            // text frame
-	require.NoError(t, c.sendRaw(pb.GatewayMessageType_GATEWAY_EXECUTOR_REQUEST, []byte{0x0a, 0xff}))      // truncated payload
+	require.NoError(t, c.sendRaw(pb.GatewayMessageType_GATEWAY_EXECUTOR_REQUEST, []byte{0x0a, 0xff}))       // truncated payload
 	require.NoError(t, c.sendRaw(pb.GatewayMessageType_WORKER_REPLY_ACK, []byte{0x0a, 0xff}))
 
 	// A function this worker does not have: a clear error reply.
