@@ -66,6 +66,11 @@ type Options struct {
 	// client's APIBaseURL.
 	APIBaseURL string
 
+	// GatewayURL, when set, is dialled instead of the gateway endpoint the
+	// start call names, for a gateway reached through a proxy or a
+	// forwarded port. Environment INNGEST_CONNECT_GATEWAY_URL.
+	GatewayURL string
+
 	// Logger receives the worker's logs. Default: slog.Default().
 	Logger *slog.Logger
 
@@ -106,6 +111,7 @@ type config struct {
 	env          string
 	appVersion   string
 	apiBase      string
+	gatewayURL   string
 	log          *slog.Logger
 	hc           *http.Client
 	appID        string
@@ -123,6 +129,7 @@ func resolve(c *inngest.Client, o Options) (*config, error) {
 		env:         firstNonEmpty(o.Env, os.Getenv("INNGEST_ENV")),
 		appVersion:  firstNonEmpty(o.AppVersion, os.Getenv("INNGEST_APP_VERSION")),
 		apiBase:     strings.TrimRight(firstNonEmpty(o.APIBaseURL, c.APIBaseURL()), "/"),
+		gatewayURL:  firstNonEmpty(o.GatewayURL, os.Getenv("INNGEST_CONNECT_GATEWAY_URL")),
 		log:         o.Logger,
 		hc:          o.HTTPClient,
 		appID:       c.AppID(),

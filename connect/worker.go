@@ -486,11 +486,18 @@ func (w *worker) connect(ctx context.Context, exclude []string, reconnect bool) 
 		}
 		return nil, err
 	}
+	endpoint := start.GatewayEndpoint
+	if w.cfg.gatewayURL != "" {
+		endpoint = w.cfg.gatewayURL
+	}
+	if endpoint == "" {
+		return nil, errors.New("connect: the start call named no gateway endpoint")
+	}
 	dctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
-	ws, _, err := websocket.Dial(dctx, start.GatewayEndpoint, &websocket.DialOptions{Subprotocols: []string{subprotocol}, HTTPClient: w.cfg.hc})
+	ws, _, err := websocket.Dial(dctx, endpoint, &websocket.DialOptions{Subprotocols: []string{subprotocol}, HTTPClient: w.cfg.hc})
 	if err != nil {
-		return nil, fmt.Errorf("connect: dialing the gateway %s: %w", start.GatewayEndpoint, err)
+		return nil, fmt.Errorf("connect: dialing the gateway %s: %w", endpoint, err)
 	}
 	ws.SetReadLimit(readLimit)
 	s := &session{w: w, ws: ws, group: start.GatewayGroup, id: start.ConnectionId}
