@@ -329,4 +329,3 @@ func (p *cutProxy) cut(d time.Duration) {
 	}
 	p.conns = nil
 }
-

@@ -28,14 +28,15 @@ type fakeGateway struct {
 	conns  chan *gwConn
 	starts atomic.Int32
 
-	mu         sync.Mutex
-	startAuth  []string
-	startBody  []*pb.StartRequest
-	startCode  int // answer to /v0/connect/start when not 0 or 200
-	flushed    []*pb.SDKResponse
-	flushCode  int
-	heartbeat  string
-	leaseEvery string
+	mu          sync.Mutex
+	startAuth   []string
+	startBody   []*pb.StartRequest
+	startCode   int // answer to /v0/connect/start when not 0 or 200
+	flushed     []*pb.SDKResponse
+	flushCode   int
+	heartbeat   string
+	leaseEvery  string
+	statusEvery string
 	// autoHeartbeat: answer every WORKER_HEARTBEAT with GATEWAY_HEARTBEAT.
 	autoHeartbeat bool
 }
@@ -145,7 +146,7 @@ func (c *gwConn) loop() {
 		}
 		switch m.Kind {
 		case pb.GatewayMessageType_WORKER_CONNECT:
-			ready, _ := proto.Marshal(&pb.GatewayConnectionReadyData{HeartbeatInterval: c.g.heartbeat, ExtendLeaseInterval: c.g.leaseEvery})
+			ready, _ := proto.Marshal(&pb.GatewayConnectionReadyData{HeartbeatInterval: c.g.heartbeat, ExtendLeaseInterval: c.g.leaseEvery, StatusInterval: c.g.statusEvery})
 			_ = c.sendRaw(pb.GatewayMessageType_GATEWAY_CONNECTION_READY, ready)
 			c.in <- &m // after READY, so the test sends nothing before it
 			continue

@@ -72,6 +72,11 @@ func (w *worker) run(ctx context.Context) error {
 	attempt := 0
 	connected := false
 	var draining *session // a connection the gateway is closing, kept open for its calls
+	defer func() {
+		if draining != nil {
+			draining.close(websocket.StatusNormalClosure, "WORKER_SHUTDOWN")
+		}
+	}()
 	for {
 		s, err := w.connect(ctx, exclude, connected)
 		if err != nil {
@@ -754,14 +759,33 @@ func (s *session) handle(m *pb.ConnectMessage) bool {
 }
 
 // heartbeats sends WORKER_HEARTBEAT every interval and reports a dead
-// connection once two have gone unanswered.
+// connection once two have gone unanswered; when the gateway asked for
+// them, it also sends WORKER_STATUS reports of the calls in flight.
 func (s *session) heartbeats(ctx context.Context, dead chan<- error) {
 	t := time.NewTicker(s.heartbeat)
 	defer t.Stop()
+	var status <-chan time.Time
+	if s.status > 0 {
+		st := time.NewTicker(s.status)
+		defer st.Stop()
+		status = st.C
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-status:
+			s.w.mu.Lock()
+			stopping := s.w.stopping
+			s.w.mu.Unlock()
+			ids := make([]string, 0, 8)
+			for id := range s.w.leases.snapshot() {
+				ids = append(ids, id)
+			}
+			if err := s.send(ctx, pb.GatewayMessageType_WORKER_STATUS, &pb.WorkerStatusData{InFlightRequestIds: ids, ShutdownRequested: stopping}); err != nil && ctx.Err() == nil {
+				s.w.cfg.log.Warn("connect: could not send a status report", "error", err)
+			}
+			continue
 		case <-t.C:
 		}
 		if s.missed.Load() >= 2 {

@@ -446,3 +446,20 @@ func TestConfigurationIsCheckedAtStart(t *testing.T) {
 	_, err = resolve(c, Options{SigningKey: "signkey-test-zz"})
 	assert.ErrorContains(t, err, "not hex")
 }
+
+func TestStatusReportsListTheCallsInFlight(t *testing.T) {
+	h := newHarness(t, func(g *fakeGateway) { g.statusEvery = "50ms" }, Options{})
+	c := h.g.conn()
+	c.send(pb.GatewayMessageType_GATEWAY_EXECUTOR_REQUEST, request("req-1", "app-block", callPayload(t, nil)))
+	c.next(pb.GatewayMessageType_WORKER_REQUEST_ACK)
+	for {
+		m := c.next(pb.GatewayMessageType_WORKER_STATUS)
+		var st pb.WorkerStatusData
+		require.NoError(t, proto.Unmarshal(m.Payload, &st))
+		if len(st.InFlightRequestIds) == 1 {
+			assert.Equal(t, []string{"req-1"}, st.InFlightRequestIds)
+			assert.False(t, st.ShutdownRequested)
+			break
+		}
+	}
+}
