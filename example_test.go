@@ -953,3 +953,35 @@ func ExampleCheckpointing() {
 	// checkpointing false: Completed 100 in 5 calls (page-1 checkpointed: false)
 	// checkpointing true: Completed 100 in 1 calls (page-1 checkpointed: true)
 }
+
+// FunctionConfigs shows what a sync would register: here the step runtime
+// of a function served over Connect.
+func ExampleClient_FunctionConfigs() {
+	client, err := inngest.NewClient(inngest.ClientOpts{AppID: "shop", Mode: inngest.ModeDev})
+	if err != nil {
+		panic(err)
+	}
+	_, err = inngest.CreateFunction(client, inngest.FunctionOpts{ID: "ship"}, inngest.EventTrigger("shop/order.paid", nil),
+		func(ctx context.Context, in inngest.Input[any]) (any, error) { return nil, nil })
+	if err != nil {
+		panic(err)
+	}
+	b, err := client.FunctionConfigs("ws://connect")
+	if err != nil {
+		panic(err)
+	}
+	var fns []struct {
+		ID    string `json:"id"`
+		Steps map[string]struct {
+			Runtime struct {
+				Type string `json:"type"`
+				URL  string `json:"url"`
+			} `json:"runtime"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal(b, &fns); err != nil {
+		panic(err)
+	}
+	fmt.Println(fns[0].ID, fns[0].Steps["step"].Runtime.Type, fns[0].Steps["step"].Runtime.URL)
+	// Output: shop-ship ws ws://connect?fnId=shop-ship&stepId=step
+}
