@@ -23,7 +23,7 @@ import (
 // over HTTP, and a gateway that accepts WebSocket connections, each handed
 // to the test as a gwConn.
 type fakeGateway struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	conns  chan *gwConn
 	starts atomic.Int32
@@ -41,7 +41,7 @@ type fakeGateway struct {
 	autoHeartbeat bool
 }
 
-func newFakeGateway(t *testing.T) *fakeGateway {
+func newFakeGateway(t testing.TB) *fakeGateway {
 	g := &fakeGateway{t: t, conns: make(chan *gwConn, 8), heartbeat: "10s", leaseEvery: "5s", autoHeartbeat: true}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v0/connect/start", func(w http.ResponseWriter, r *http.Request) {

@@ -25,7 +25,7 @@ const testKey = "signkey-test-3f2ac9"
 const hashA = "86f7e437faa5a7fce15d1ddcb9eaeaea377667b8"
 
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	g       *fakeGateway
 	client  *inngest.Client
 	release chan struct{} // closes to let the "block" function finish
@@ -36,7 +36,7 @@ type harness struct {
 // newHarness makes a cloud-mode client with two functions — "flow" (a step
 // "a", then "done") and "block" (waits for release) — and runs a worker
 // for it against a fake gateway configured by setup.
-func newHarness(t *testing.T, setup func(*fakeGateway), opts Options) *harness {
+func newHarness(t testing.TB, setup func(*fakeGateway), opts Options) *harness {
 	t.Setenv("INNGEST_DEV", "")
 	t.Setenv("INNGEST_SIGNING_KEY", "")
 	t.Setenv("INNGEST_SIGNING_KEY_FALLBACK", "")
@@ -87,7 +87,7 @@ func newHarness(t *testing.T, setup func(*fakeGateway), opts Options) *harness {
 	return h
 }
 
-func callPayload(t *testing.T, steps map[string]any) []byte {
+func callPayload(t testing.TB, steps map[string]any) []byte {
 	t.Helper()
 	if steps == nil {
 		steps = map[string]any{}
@@ -112,7 +112,7 @@ func request(id, slug string, payload []byte) *pb.GatewayExecutorRequestData {
 	}
 }
 
-func decodeReply(t *testing.T, m *pb.ConnectMessage) *pb.SDKResponse {
+func decodeReply(t testing.TB, m *pb.ConnectMessage) *pb.SDKResponse {
 	t.Helper()
 	require.Equal(t, pb.GatewayMessageType_WORKER_REPLY, m.Kind)
 	var r pb.SDKResponse
