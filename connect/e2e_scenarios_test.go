@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -268,6 +269,50 @@ func TestE2EGatewayConnectionsDropMidRun(t *testing.T) {
 		requireOutput(t, w.finished(id), "Completed", fmt.Sprint(6+i*100))
 	}
 	require.GreaterOrEqual(t, p.accepted.Load(), int32(2), "the worker reconnected")
+}
+
+// TestE2EServerRestartMidRun restarts the server, its gateway included,
+// while runs are in flight, with the shell command in INNGEST_E2E_RESTART
+// (one that keeps the server's state, such as killing an `inngest start`
+// backed by an external Redis that a supervisor starts again). The worker
+// reconnects and every run completes.
+func TestE2EServerRestartMidRun(t *testing.T) {
+	srv := needServer(t)
+	restart := os.Getenv("INNGEST_E2E_RESTART")
+	if restart == "" {
+		t.Skip("end-to-end test: set INNGEST_E2E_RESTART to a shell command that restarts the server and keeps its state")
+	}
+	w := newWorker(t, srv)
+	var calls atomic.Int32
+	_, err := inngest.CreateFunction(w.client, inngest.FunctionOpts{ID: "slow"}, inngest.EventTrigger(w.event("slow"), nil),
+		func(ctx context.Context, in inngest.Input[map[string]int]) (any, error) {
+			sum := 0
+			for i := range 4 {
+				v, err := step.Run(ctx, fmt.Sprint("s", i), func(context.Context) (int, error) {
+					calls.Add(1)
+					time.Sleep(500 * time.Millisecond)
+					return i, nil
+				})
+				if err != nil {
+					return nil, err
+				}
+				sum += v
+			}
+			return sum + in.Event.Data["n"], nil
+		})
+	require.NoError(t, err)
+	w.start()
+
+	var ids []string
+	for i := range 5 {
+		ids = append(ids, w.send("slow", map[string]int{"n": i * 100}))
+	}
+	w.eventually("steps to run", func() (bool, string) { return calls.Load() >= 3, "" })
+	out, err := exec.Command("sh", "-c", restart).CombinedOutput()
+	require.NoError(t, err, "INNGEST_E2E_RESTART: %s", out)
+	for i, id := range ids {
+		requireOutput(t, w.finished(id), "Completed", fmt.Sprint(6+i*100))
+	}
 }
 
 // cutProxy forwards TCP to a target and can drop every connection.

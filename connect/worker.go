@@ -105,17 +105,19 @@ func (w *worker) run(ctx context.Context) error {
 		}
 		go w.flush(context.WithoutCancel(ctx)) // replies left from the last connection
 		reason := s.serve(ctx)
-		w.setCurrent(nil)
 		switch {
 		case reason == errGatewayClosing:
-			// Keep the old connection for what it still carries; take a new
-			// one elsewhere right away.
+			// The old connection stays current for the calls it carries
+			// until they finish or a new one is ready; a new one is taken
+			// elsewhere right away.
 			exclude = []string{s.group}
 			draining = s
+			s.drain()
 			continue
 		case ctx.Err() != nil:
 			return w.shutdown(s)
 		}
+		w.setCurrent(nil)
 		s.close(websocket.StatusGoingAway, "UNEXPECTED")
 		w.cfg.log.WarnContext(ctx, "connect: connection lost; reconnecting", "error", reason)
 		wait := backoff[0]
@@ -212,8 +214,10 @@ func (w *worker) handleRequest(s *session, req *pb.GatewayExecutorRequestData) {
 	}
 	l := &lease{id: req.LeaseId, req: req}
 	w.leases.set(req.RequestId, l)
+	s.calls.Add(1)
 	go func() {
 		defer w.inflight.Done()
+		defer s.callDone()
 		defer w.leases.del(req.RequestId)
 		stop := make(chan struct{})
 		go w.extendLease(l, s.leaseEvery, stop)
@@ -528,12 +532,31 @@ type session struct {
 	status     time.Duration
 	missed     atomic.Int32
 	closeOnce  sync.Once
+	calls      atomic.Int32 // calls taken on this connection and not yet answered
+	draining   atomic.Bool
 
 	ctx     context.Context // canceled when the connection stops reading
 	cancel  context.CancelFunc
 	rerr    chan error
 	dead    chan error
 	closing chan struct{}
+}
+
+// drain marks a connection the gateway is closing: it closes as soon as
+// the calls it took have been answered.
+func (s *session) drain() {
+	s.draining.Store(true)
+	if s.calls.Load() == 0 {
+		s.close(websocket.StatusNormalClosure, "GATEWAY_DRAINING")
+	}
+}
+
+// callDone counts an answered call taken on s.
+func (s *session) callDone() {
+	if s.calls.Add(-1) == 0 && s.draining.Load() {
+		s.w.waitAcks(replyAckTimeout)
+		s.close(websocket.StatusNormalClosure, "GATEWAY_DRAINING")
+	}
 }
 
 func (s *session) close(code websocket.StatusCode, reason string) {

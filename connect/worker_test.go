@@ -463,3 +463,33 @@ func TestStatusReportsListTheCallsInFlight(t *testing.T) {
 		}
 	}
 }
+
+func TestADrainingConnectionCarriesItsCallsUntilTheyAreAnswered(t *testing.T) {
+	h := newHarness(t, nil, Options{})
+	c := h.g.conn()
+	c.send(pb.GatewayMessageType_GATEWAY_EXECUTOR_REQUEST, request("req-1", "app-block", callPayload(t, nil)))
+	c.next(pb.GatewayMessageType_WORKER_REQUEST_ACK)
+	// No other gateway to move to.
+	h.g.mu.Lock()
+	h.g.startCode = 503
+	h.g.mu.Unlock()
+	require.NoError(t, c.sendRaw(pb.GatewayMessageType_GATEWAY_CLOSING, nil))
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case <-c.closed:
+		t.Fatal("the draining connection closed with a call in flight")
+	default:
+	}
+
+	close(h.release)
+	r := decodeReply(t, c.next(pb.GatewayMessageType_WORKER_REPLY))
+	assert.Equal(t, "req-1", r.RequestId, "the reply goes over the draining connection")
+	ackReply(c, "req-1")
+	select {
+	case <-c.closed:
+		assert.Equal(t, websocket.StatusNormalClosure, c.code)
+		assert.Equal(t, "GATEWAY_DRAINING", c.reason)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the drained connection stayed open after its last call")
+	}
+}
