@@ -2,10 +2,14 @@ package connect_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -15,8 +19,10 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/connect/internal/connectpb"
 	"github.com/go-inngest/inngest/step"
 )
 
@@ -232,11 +238,7 @@ func TestE2EScenariosOverConnect(t *testing.T) {
 // every run completes.
 func TestE2EGatewayConnectionsDropMidRun(t *testing.T) {
 	srv := needServer(t)
-	gw := os.Getenv("INNGEST_E2E_GATEWAY")
-	if gw == "" {
-		gw = "127.0.0.1:8289"
-	}
-	p := newCutProxy(t, gw)
+	p := newCutProxy(t, gatewayAddr(t, srv))
 	t.Setenv("INNGEST_CONNECT_GATEWAY_URL", "ws://"+p.addr()+"/v0/connect")
 	w := newWorker(t, srv)
 	var calls atomic.Int32
@@ -313,6 +315,33 @@ func TestE2EServerRestartMidRun(t *testing.T) {
 	for i, id := range ids {
 		requireOutput(t, w.finished(id), "Completed", fmt.Sprint(6+i*100))
 	}
+}
+
+// gatewayAddr asks the server's start call where its gateway is.
+func gatewayAddr(t *testing.T, srv e2eServer) string {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, srv.url+"/v0/connect/start", nil)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/protobuf")
+	if k := srv.signingKey; k != "" {
+		i := strings.LastIndex(k, "-") + 1 // after "signkey-<env>-", if any
+		prefix := k[:i]
+		raw, err := hex.DecodeString(k[i:])
+		require.NoError(t, err)
+		sum := sha256.Sum256(raw)
+		req.Header.Set("Authorization", "Bearer "+prefix+hex.EncodeToString(sum[:]))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "POST /v0/connect/start: %s", body)
+	var start connectpb.StartResponse
+	require.NoError(t, proto.Unmarshal(body, &start))
+	u, err := url.Parse(start.GatewayEndpoint)
+	require.NoError(t, err)
+	require.Equal(t, "/v0/connect", u.Path, "the gateway's path, which the test dials through its proxy")
+	return u.Host
 }
 
 // cutProxy forwards TCP to a target and can drop every connection.
