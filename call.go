@@ -101,6 +101,14 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 		mw.transformOutput(ctx, call, &out)
 		mw.beforeResponse(ctx, call)
 	}
+	if observe := replay.ObserverFrom(r.Context()); observe != nil {
+		// A replay check: the divergence is reported, not logged.
+		quiet := out
+		quiet.Unreplayed = nil
+		h.respond(w, r, fn, &req, target, quiet)
+		observe(out)
+		return
+	}
 	h.respond(w, r, fn, &req, target, out)
 }
 

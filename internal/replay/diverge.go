@@ -92,3 +92,19 @@ func (r *State) lastTentative() string {
 	}
 	return ""
 }
+
+type observerKey struct{}
+
+// WithObserver returns a context whose call, when a request carrying it
+// reaches the SDK's handler, reports its outcome to f (after the
+// response is written) instead of logging a divergence: the replay
+// checker's way to see which memoized steps the code visited.
+func WithObserver(ctx context.Context, f func(Outcome)) context.Context {
+	return context.WithValue(ctx, observerKey{}, f)
+}
+
+// ObserverFrom returns the observer of ctx, or nil.
+func ObserverFrom(ctx context.Context) func(Outcome) {
+	f, _ := ctx.Value(observerKey{}).(func(Outcome))
+	return f
+}

@@ -88,6 +88,7 @@ type State struct {
 	newCode      sync.Once
 	seen         map[string]struct{} // memoized hashes looked up
 	divergence   *Divergence
+	visited      []string // memoized hashes looked up, in order
 	tentative    []string // patches answered true with memoized steps ahead
 	restart      string   // the patch to turn off in a new execution
 }
@@ -205,6 +206,7 @@ func (r *State) Memo(s Step) (json.RawMessage, bool) {
 		r.seen = make(map[string]struct{}, len(r.cfg.Steps))
 	}
 	r.seen[s.Hash] = struct{}{}
+	r.visited = append(r.visited, s.Hash)
 	last := r.memoHits == r.memoTotal
 	r.mu.Unlock()
 	if last {
@@ -341,6 +343,9 @@ type Outcome struct {
 	// TargetFound is false when a targeted call ended without reaching
 	// its step.
 	TargetFound bool
+	// Visited lists the memoized hashes the execution looked up, in the
+	// order it did.
+	Visited []string
 	// Diverged is the first step found with no memoized result while
 	// memoized steps remained unvisited, if any.
 	Diverged *Divergence
@@ -379,6 +384,7 @@ func (r *State) Execute(ctx context.Context, fn func(context.Context) (any, erro
 	out.Checkpointed = r.checkpointed
 	out.TargetFound = r.targetFound
 	out.Diverged = r.divergence
+	out.Visited = r.visited
 	out.restart = r.restart
 	if returned && out.Panic == nil && r.memoHits < r.memoTotal && r.canRestart() {
 		// The function returned before its memoized steps.
