@@ -111,6 +111,24 @@ func (c *Checker) Check(ctx context.Context, rec *Record) error {
 		return &Divergence{RunID: rec.RunID, FunctionID: rec.FunctionID, Position: len(rec.Steps),
 			Expected: "new code", Found: "fails after replaying them: " + errorMessage(body)}
 	}
+	if len(rec.Pending) > 0 {
+		// The run resumes with a pending step memoized: the code must
+		// reach it next.
+		var ops []wire.Op
+		if status == http.StatusPartialContent {
+			_ = json.Unmarshal(body, &ops)
+		}
+		reported := make(map[string]bool, len(ops))
+		for _, op := range ops {
+			reported[op.ID] = true
+		}
+		for _, p := range rec.Pending {
+			if !reported[p.Hash] {
+				return &Divergence{RunID: rec.RunID, FunctionID: rec.FunctionID, Position: len(rec.Steps),
+					Expected: p.describe() + ", which the run waits on", Found: found(status, body, out)}
+			}
+		}
+	}
 	return nil
 }
 

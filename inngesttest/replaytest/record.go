@@ -51,6 +51,12 @@ type Record struct {
 	// API, which returns memoized steps as a map): the check then only
 	// requires the code to reach every step, in any order.
 	Unordered bool `json:"unordered,omitempty"`
+	// Pending are the steps the run waits on (a sleep, a wait for an
+	// event, an invoke), reported but not finished, when known: when one
+	// finishes, Inngest calls the code with it memoized, so the check
+	// requires the code to reach it next. Records from the engine have
+	// them; the API and captured calls do not say.
+	Pending []Step `json:"pending,omitempty"`
 }
 
 // Step is a completed step of a Record.
@@ -61,8 +67,8 @@ type Step struct {
 	// the engine have it; the wire carries hashes only).
 	ID string `json:"id,omitempty"`
 	// Data is the memoized value Inngest sends for the step, such as
-	// {"data": …} or {"error": …}.
-	Data json.RawMessage `json:"data"`
+	// {"data": …} or {"error": …}; none for a pending step.
+	Data json.RawMessage `json:"data,omitempty"`
 }
 
 // describe names the step for a report.
@@ -79,10 +85,13 @@ func (s Step) describe() string {
 func FromRun(r *inngesttest.Run) *Record {
 	events, steps, stack := r.State()
 	ids := make(map[string]string)
+	rec := &Record{RunID: r.ID(), FunctionID: r.FunctionID(), Events: events}
 	for _, s := range r.Steps() {
 		ids[s.Hash] = s.ID
+		if _, done := steps[s.Hash]; !done && s.Status == inngesttest.StepPending && s.Kind != inngesttest.KindRun {
+			rec.Pending = append(rec.Pending, Step{Hash: s.Hash, ID: s.ID})
+		}
 	}
-	rec := &Record{RunID: r.ID(), FunctionID: r.FunctionID(), Events: events}
 	for _, h := range stack {
 		if raw, ok := steps[h]; ok && !wire.IsInput(raw) {
 			rec.Steps = append(rec.Steps, Step{Hash: h, ID: ids[h], Data: raw})

@@ -31,6 +31,7 @@ const (
 	v1 version = iota
 	unpatched
 	patched
+	auditBeforeSleep
 )
 
 // app is one app whose function's code can be switched, as a deploy
@@ -76,6 +77,11 @@ func newApp(t *testing.T, mw ...inngest.Middleware) *app {
 			}
 			if err := run(ctx, "reserve"); err != nil {
 				return nil, err
+			}
+			if version(a.code.Load()) == auditBeforeSleep {
+				if err := run(ctx, "audit"); err != nil {
+					return nil, err
+				}
 			}
 			if err := step.Sleep(ctx, "cool-off", time.Hour); err != nil {
 				return nil, err
@@ -279,4 +285,27 @@ func TestCheckInFlight(t *testing.T) {
 	opts.API.SigningKey = "signkey-prod-00"
 	_, err = replaytest.CheckInFlight(context.Background(), a.client, opts)
 	require.ErrorContains(t, err, "answered 401")
+}
+
+// A run asleep at "cool-off" resumes with it memoized: a change that
+// inserts a step before the sleep breaks it, though every recorded step
+// still replays.
+func TestCheckRequiresThePendingStepNext(t *testing.T) {
+	a := newApp(t)
+	rec := replaytest.FromRun(a.start(t))
+	require.Len(t, rec.Pending, 1)
+	assert.Equal(t, "cool-off", rec.Pending[0].ID)
+
+	a.code.Store(int32(v1))
+	c := &replaytest.Checker{Handler: a.client.Serve()}
+	require.NoError(t, c.Check(context.Background(), rec))
+
+	// Today's code inserts "audit" before the sleep.
+	a.code.Store(int32(auditBeforeSleep))
+	err := c.Check(context.Background(), rec)
+	var d *replaytest.Divergence
+	require.ErrorAs(t, err, &d)
+	assert.Equal(t, 1, d.Position)
+	assert.Equal(t, `step "cool-off" (hash `+rec.Pending[0].Hash+`), which the run waits on`, d.Expected)
+	assert.Equal(t, `reaches step "audit" (hash `+sha1Hex("audit")+`), which has no recorded result`, d.Found)
 }
