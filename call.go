@@ -166,7 +166,8 @@ func (h *handler) respond(w http.ResponseWriter, r *http.Request, fn *function, 
 // completed step of the run: the code no longer matches the recorded run
 // (a step renamed, inserted, removed or moved) or is not deterministic.
 // The memo names steps by hash only, so the unvisited steps are given by
-// hash and by their place in the run's order of completion.
+// hash and by their place in the run's order of completion, and by ID
+// and occurrence ("send[2]") where the SDK can recover them.
 func warnDiverged(ctx context.Context, log *slog.Logger, fn *function, req *wire.Request, out replay.Outcome) {
 	pos := make(map[string]int, len(req.Ctx.Stack.Stack))
 	for i, h := range req.Ctx.Stack.Stack {
@@ -174,7 +175,11 @@ func warnDiverged(ctx context.Context, log *slog.Logger, fn *function, req *wire
 	}
 	unvisited := make([]string, len(out.Unreplayed))
 	for i, h := range out.Unreplayed {
-		unvisited[i] = fmt.Sprintf("#%d %s", pos[h], h)
+		if s, ok := out.Named[h]; ok {
+			unvisited[i] = fmt.Sprintf("#%d %s[%d] %s", pos[h], s.ID, s.Index, h)
+		} else {
+			unvisited[i] = fmt.Sprintf("#%d %s", pos[h], h)
+		}
 	}
 	attrs := []any{"function", fn.slug, "run_id", req.Ctx.RunID,
 		"completed", len(req.Ctx.Stack.Stack), "unvisited", unvisited}

@@ -181,3 +181,19 @@ func TestPatched(t *testing.T) {
 		assert.True(t, step.Patched(context.Background(), "p"))
 	})
 }
+
+// A loop whose bound went down leaves recorded occurrences unvisited:
+// the warning names them by ID and occurrence, which the SDK recovers
+// from the IDs the code used.
+func TestDivergenceWarningNamesLoopOccurrences(t *testing.T) {
+	c, logs := newClient(t)
+	var ran counter
+	fn(t, c, "f", func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
+		return "sent", steps(ctx, &ran, "send", "send")
+	})
+	memo := map[string]string{hash("send"): `{"data":"send"}`, hash("send", 1): `{"data":"send"}`, hash("send", 2): `{"data":"send"}`}
+	stack := []string{hash("send"), hash("send", 1), hash("send", 2)}
+	requireResponse(t, call{fn: "f", steps: memo, stack: stack}.do(t, c), 200, `"sent"`)
+	assert.Contains(t, logs.String(), "returned without visiting some of the run's completed steps")
+	assert.Contains(t, logs.String(), `unvisited="[#3 send[2] `+hash("send", 2)+`]"`)
+}

@@ -117,7 +117,7 @@ func (c *Checker) Check(ctx context.Context, rec *Record) error {
 		}
 		if len(left) > 0 {
 			d.Position = len(out.Visited)
-			d.Expected = "one of " + strings.Join(left, ", ")
+			d.Expected = "one of: " + strings.Join(left, "; ")
 			d.Found = found(status, body, out)
 			return d
 		}

@@ -278,7 +278,7 @@ func TestCheckInFlight(t *testing.T) {
 	require.Len(t, rep.Failed(), 2)
 	var d *replaytest.Divergence
 	require.True(t, errors.As(rep.Failed()[0].Err, &d))
-	assert.Contains(t, d.Expected, "one of the step with hash ")
+	assert.Equal(t, "one of: the step with hash "+sha1Hex("reserve"), d.Expected)
 	assert.True(t, strings.HasPrefix(rep.String(), "2 of 2 in-flight run(s) do not replay against this build:\n  replaytest: run "), rep.String())
 
 	// A wrong key: the listing fails, with the API's answer.

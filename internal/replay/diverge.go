@@ -3,6 +3,8 @@ package replay
 import (
 	"context"
 	"sync"
+
+	"github.com/go-inngest/inngest/internal/wire"
 )
 
 // Divergence is the first step an execution found with no memoized
@@ -107,4 +109,36 @@ func WithObserver(ctx context.Context, f func(Outcome)) context.Context {
 func ObserverFrom(ctx context.Context) func(Outcome) {
 	f, _ := ctx.Value(observerKey{}).(func(Outcome))
 	return f
+}
+
+// Bounds on naming unvisited steps, which hashes candidate IDs.
+const (
+	maxNamed       = 32 // unvisited steps named per call
+	maxOccurrences = 64 // occurrences tried past those the execution reached
+)
+
+// nameUnvisited returns, for the unvisited hashes it can name, the step
+// they are: an occurrence of an ID this execution used, such as the
+// third "send" of a loop whose bound went down. The memo holds hashes
+// only; these are the names the SDK can recover. r.mu is held.
+func (r *State) nameUnvisited(hashes []string) map[string]Step {
+	var named map[string]Step
+	for k, h := range hashes {
+		if k == maxNamed {
+			break
+		}
+	search:
+		for id, n := range r.counts {
+			for i := 0; i < n+maxOccurrences; i++ {
+				if wire.HashID(id, i) == h {
+					if named == nil {
+						named = make(map[string]Step)
+					}
+					named[h] = Step{ID: id, Hash: h, Index: i}
+					break search
+				}
+			}
+		}
+	}
+	return named
 }

@@ -343,6 +343,9 @@ type Outcome struct {
 	// TargetFound is false when a targeted call ended without reaching
 	// its step.
 	TargetFound bool
+	// Named gives the steps of Unreplayed hashes that the SDK could
+	// name (occurrences of IDs the execution used).
+	Named map[string]Step
 	// Visited lists the memoized hashes the execution looked up, in the
 	// order it did.
 	Visited []string
@@ -394,6 +397,9 @@ func (r *State) Execute(ctx context.Context, fn func(context.Context) (any, erro
 		if _, ok := r.seen[h]; !ok {
 			out.Unreplayed = append(out.Unreplayed, h)
 		}
+	}
+	if len(out.Unreplayed) > 0 {
+		out.Named = r.nameUnvisited(out.Unreplayed)
 	}
 	r.mu.Unlock()
 	return out
