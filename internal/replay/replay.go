@@ -206,6 +206,9 @@ func (r *State) Memo(s Step) (json.RawMessage, bool) {
 		r.seen = make(map[string]struct{}, len(r.cfg.Steps))
 	}
 	r.seen[s.Hash] = struct{}{}
+	if r.visited == nil {
+		r.visited = make([]string, 0, r.memoTotal)
+	}
 	r.visited = append(r.visited, s.Hash)
 	last := r.memoHits == r.memoTotal
 	r.mu.Unlock()
