@@ -93,6 +93,9 @@ type Call struct {
 	// values. In TransformInput they may be changed (for example
 	// decrypted); the function replays what is there afterwards.
 	Steps map[string]json.RawMessage
+	// Stack lists the hashed IDs of the run's completed steps in the
+	// order they completed.
+	Stack []string
 }
 
 // Output is the outcome of a call, for TransformOutput.

@@ -63,6 +63,9 @@ type Config struct {
 	// reports whether the step was saved; when it was not, the step is
 	// reported in the response as usual.
 	Checkpoint func(op wire.Op) bool
+	// Patches holds the answers step.Patched gives, by patch ID, where
+	// they are decided (see Run); others are worked out from the memo.
+	Patches map[string]bool
 }
 
 // State is the replay state of one request's execution of a function.
@@ -84,16 +87,18 @@ type State struct {
 	memoTotal    int // memoized results (not input entries), for OnNewCode
 	newCode      sync.Once
 	seen         map[string]struct{} // memoized hashes looked up
+	divergence   *Divergence
+	visited      []string // memoized hashes looked up, in order
+	tentative    []string // patches answered true with memoized steps ahead
+	restart      string   // the patch to turn off in a new execution
 }
 
 // New returns a State over cfg.
 func New(cfg Config) *State {
 	r := &State{cfg: cfg, counts: make(map[string]int, len(cfg.Steps)+1)}
-	if cfg.OnNewCode != nil {
-		for _, raw := range cfg.Steps {
-			if !isInputEntry(raw) {
-				r.memoTotal++
-			}
+	for _, raw := range cfg.Steps {
+		if !isInputEntry(raw) {
+			r.memoTotal++
 		}
 	}
 	return r
@@ -201,6 +206,10 @@ func (r *State) Memo(s Step) (json.RawMessage, bool) {
 		r.seen = make(map[string]struct{}, len(r.cfg.Steps))
 	}
 	r.seen[s.Hash] = struct{}{}
+	if r.visited == nil {
+		r.visited = make([]string, 0, r.memoTotal)
+	}
+	r.visited = append(r.visited, s.Hash)
 	last := r.memoHits == r.memoTotal
 	r.mu.Unlock()
 	if last {
@@ -214,6 +223,21 @@ func isInputEntry(raw json.RawMessage) bool { return wire.IsInput(raw) }
 // Decide says what to do with new step s; runnable is true for steps
 // whose body runs in the SDK (step.Run and what is built on it).
 func (r *State) Decide(s Step, parallel, runnable bool) Mode {
+	r.mu.Lock()
+	restart := ""
+	if r.diverged(s, parallel) {
+		restart = r.lastTentative()
+		r.restart = restart
+	}
+	r.mu.Unlock()
+	if restart != "" {
+		if r.Managed() {
+			runtime.Goexit() // Run executes the function again
+		}
+		r.mu.Lock()
+		r.restart = ""
+		r.mu.Unlock()
+	}
 	r.reachedNewCode()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -322,6 +346,17 @@ type Outcome struct {
 	// TargetFound is false when a targeted call ended without reaching
 	// its step.
 	TargetFound bool
+	// Named gives the steps of Unreplayed hashes that the SDK could
+	// name (occurrences of IDs the execution used).
+	Named map[string]Step
+	// Visited lists the memoized hashes the execution looked up, in the
+	// order it did.
+	Visited []string
+	// Diverged is the first step found with no memoized result while
+	// memoized steps remained unvisited, if any.
+	Diverged *Divergence
+	// restart names the tentative patch to turn off (see Run).
+	restart string
 }
 
 // PanicError is a panic in user code, with its stack.
@@ -354,10 +389,20 @@ func (r *State) Execute(ctx context.Context, fn func(context.Context) (any, erro
 	out.MemoHits = r.memoHits
 	out.Checkpointed = r.checkpointed
 	out.TargetFound = r.targetFound
+	out.Diverged = r.divergence
+	out.Visited = r.visited
+	out.restart = r.restart
+	if returned && out.Panic == nil && r.memoHits < r.memoTotal && r.canRestart() {
+		// The function returned before its memoized steps.
+		out.restart = r.lastTentative()
+	}
 	for _, h := range r.cfg.Stack {
 		if _, ok := r.seen[h]; !ok {
 			out.Unreplayed = append(out.Unreplayed, h)
 		}
+	}
+	if len(out.Unreplayed) > 0 {
+		out.Named = r.nameUnvisited(out.Unreplayed)
 	}
 	r.mu.Unlock()
 	return out
