@@ -28,6 +28,12 @@ func BenchmarkCall(b *testing.B) {
 		scenario{name: "signed=steps-100", rq: stepsRequest(b, 100), sdks: cloud, signed: true, want: stepIDs[100]},
 		scenario{name: "parallel=10x10", rq: groupRequest(b), sdks: dev, want: "after"},
 	)
+	for _, rs := range resultSets {
+		for _, n := range []int{10, 100, 1000} {
+			scenarios = append(scenarios, scenario{name: fmt.Sprintf("result=%s/steps=%d", rs.name, n), rq: resultsRequest(b, rs, n), sdks: dev, want: stepIDs[n]})
+		}
+	}
+	scenarios = append(scenarios, scenario{name: "failure-handler", rq: failureRequest(b), sdks: dev, want: "notify"})
 	for _, sc := range scenarios {
 		for _, s := range sc.sdks {
 			b.Run("sdk="+s.name+"/"+sc.name, func(b *testing.B) {
