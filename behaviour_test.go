@@ -8,8 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
@@ -18,6 +16,7 @@ import (
 
 	"github.com/go-inngest/inngest"
 	"github.com/go-inngest/inngest/inngesttest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/go-inngest/inngest/step"
 )
 
@@ -29,7 +28,7 @@ func behaviourClient(t *testing.T, eng *inngesttest.Engine) *inngest.Client {
 	t.Helper()
 	c, err := inngest.NewClient(inngest.ClientOpts{
 		AppID: "jobs", Mode: inngest.ModeDev, HTTPClient: eng.HTTPClient(),
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: testkit.QuietLogger(),
 	})
 	require.NoError(t, err)
 	return c

@@ -9,7 +9,8 @@ import (
 	"net/http"
 	"net/url"
 
-	"github.com/go-inngest/inngest/internal/run"
+	"github.com/go-inngest/inngest/internal/api"
+	"github.com/go-inngest/inngest/internal/replay"
 	"github.com/go-inngest/inngest/internal/wire"
 )
 
@@ -34,15 +35,15 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 	}
 	var req wire.Request
 	if err := wire.DecodeRequest(body, &req); err != nil {
-		w.Header().Set("X-Inngest-No-Retry", "false")
+		w.Header().Set(wire.HeaderNoRetry, "false")
 		writeError(w, http.StatusBadRequest, "the call's body is not a valid request: "+err.Error())
 		return
 	}
 	if req.UseAPI || req.Ctx.UseAPI {
 		if err := h.c.loadFromAPI(r.Context(), &req); err != nil {
 			h.c.cfg.logger.ErrorContext(r.Context(), "inngest: loading the run's state from the API failed", "run_id", req.Ctx.RunID, "error", err)
-			w.Header().Set("X-Inngest-No-Retry", "false")
-			writeJSON(w, http.StatusInternalServerError, wire.Error{Name: errNameDefault, Message: err.Error()})
+			w.Header().Set(wire.HeaderNoRetry, "false")
+			writeJSON(w, http.StatusInternalServerError, wire.Error{Name: wire.ErrNameDefault, Message: err.Error()})
 			return
 		}
 	}
@@ -52,7 +53,7 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 	}
 	maxAttempts := req.Ctx.MaxAttempts
 	if maxAttempts <= 0 {
-		maxAttempts = 5
+		maxAttempts = wire.DefaultMaxAttempts
 		if fn.retries != nil {
 			maxAttempts = *fn.retries + 1
 		}
@@ -66,12 +67,12 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 				panic(p)
 			}
 			h.c.cfg.logger.ErrorContext(r.Context(), "inngest: building the answer panicked", "function", fn.slug, "run_id", req.Ctx.RunID, "panic", fmt.Sprint(p))
-			w.Header().Set("X-Inngest-No-Retry", "false")
-			writeJSON(w, http.StatusInternalServerError, wire.Error{Name: errNameDefault, Message: fmt.Sprintf("panic while answering: %v", p)})
+			w.Header().Set(wire.HeaderNoRetry, "false")
+			writeJSON(w, http.StatusInternalServerError, wire.Error{Name: wire.ErrNameDefault, Message: fmt.Sprintf("panic while answering: %v", p)})
 		}
 	}()
 	ctx := context.WithValue(r.Context(), clientCtxKey{}, h.c)
-	cfg := run.Config{
+	cfg := replay.Config{
 		RunID:            req.Ctx.RunID,
 		Logger:           h.c.cfg.logger,
 		Stack:            req.Ctx.Stack.Stack,
@@ -91,7 +92,7 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 		cfg.OnNewCode = func() { mw.afterMemoization(ctx, call) }
 	}
 	cfg.Steps = req.Steps
-	out := run.New(cfg).Execute(ctx, func(ctx context.Context) (any, error) {
+	out := replay.New(cfg).Execute(ctx, func(ctx context.Context) (any, error) {
 		return fn.call(ctx, &req)
 	})
 	if mw != nil {
@@ -102,7 +103,7 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 	h.respond(w, r, fn, &req, target, out)
 }
 
-func (h *handler) respond(w http.ResponseWriter, r *http.Request, fn *function, req *wire.Request, target string, out run.Outcome) {
+func (h *handler) respond(w http.ResponseWriter, r *http.Request, fn *function, req *wire.Request, target string, out replay.Outcome) {
 	log := h.c.cfg.logger
 	hd := w.Header()
 	if len(out.Unreplayed) > 0 && out.Fatal == nil && out.Panic == nil {
@@ -111,18 +112,18 @@ func (h *handler) respond(w http.ResponseWriter, r *http.Request, fn *function, 
 	}
 	switch {
 	case out.Fatal != nil:
-		hd.Set("X-Inngest-No-Retry", "true")
-		writeJSON(w, http.StatusBadRequest, wire.Error{Name: errNameNoRetry, Message: out.Fatal.Error()})
+		hd.Set(wire.HeaderNoRetry, "true")
+		writeJSON(w, http.StatusBadRequest, wire.Error{Name: wire.ErrNameNoRetry, Message: out.Fatal.Error()})
 	case out.Panic != nil:
 		log.ErrorContext(r.Context(), "inngest: function panicked", "function", fn.slug, "run_id", req.Ctx.RunID, "panic", out.Panic.Value)
-		hd.Set("X-Inngest-No-Retry", "false")
-		writeJSON(w, http.StatusInternalServerError, wire.Error{Name: errNameDefault, Message: out.Panic.Error(), Stack: out.Panic.Stack})
+		hd.Set(wire.HeaderNoRetry, "false")
+		writeJSON(w, http.StatusInternalServerError, wire.Error{Name: wire.ErrNameDefault, Message: out.Panic.Error(), Stack: out.Panic.Stack})
 	case len(out.Ops) > 0:
 		for _, op := range out.Ops {
 			if op.Op == wire.OpStepError || op.Op == wire.OpStepFailed {
-				hd.Set("X-Inngest-No-Retry", boolText(out.NoRetry))
+				hd.Set(wire.HeaderNoRetry, boolText(out.NoRetry))
 				if out.Retry != "" && !out.NoRetry {
-					hd.Set("Retry-After", out.Retry)
+					hd.Set(wire.HeaderRetryAfter, out.Retry)
 				}
 				break
 			}
@@ -137,16 +138,16 @@ func (h *handler) respond(w http.ResponseWriter, r *http.Request, fn *function, 
 	case target != "":
 		// A targeted call that did not reach its step (the function
 		// changed, or returned before it).
-		hd.Set("X-Inngest-No-Retry", "false")
+		hd.Set(wire.HeaderNoRetry, "false")
 		writeError(w, http.StatusInternalServerError, fmt.Sprintf("Could not find step %q to run; timed out", target))
 	case out.Stopped:
-		hd.Set("X-Inngest-No-Retry", "false")
+		hd.Set(wire.HeaderNoRetry, "false")
 		writeError(w, http.StatusInternalServerError, "the function stopped at a step without reporting it")
 	default:
 		data, err := marshalNoEscape(out.Value)
 		if err != nil {
-			hd.Set("X-Inngest-No-Retry", "true")
-			writeJSON(w, http.StatusBadRequest, wire.Error{Name: errNameNoRetry, Message: fmt.Sprintf("inngest: encoding the function's result (%T): %v", out.Value, err)})
+			hd.Set(wire.HeaderNoRetry, "true")
+			writeJSON(w, http.StatusBadRequest, wire.Error{Name: wire.ErrNameNoRetry, Message: fmt.Sprintf("inngest: encoding the function's result (%T): %v", out.Value, err)})
 			return
 		}
 		writeRaw(w, http.StatusOK, data)
@@ -171,20 +172,20 @@ func boolText(b bool) string {
 func errorResponse(err error, hd http.Header) (int, wire.Error) {
 	var se *StepError
 	if errors.As(err, &se) {
-		hd.Set("X-Inngest-No-Retry", "true")
+		hd.Set(wire.HeaderNoRetry, "true")
 		data, _ := json.Marshal(map[string]string{"step_id": se.StepID})
-		return http.StatusBadRequest, wire.Error{Name: firstNonEmpty(se.Name, errNameDefault), Message: se.Message, Stack: se.Stack, Data: data}
+		return http.StatusBadRequest, wire.Error{Name: firstNonEmpty(se.Name, wire.ErrNameDefault), Message: se.Message, Stack: se.Stack, Data: data}
 	}
 	if IsNoRetryError(err) {
-		hd.Set("X-Inngest-No-Retry", "true")
-		return http.StatusBadRequest, wire.Error{Name: errNameNoRetry, Message: err.Error()}
+		hd.Set(wire.HeaderNoRetry, "true")
+		return http.StatusBadRequest, wire.Error{Name: wire.ErrNameNoRetry, Message: err.Error()}
 	}
-	hd.Set("X-Inngest-No-Retry", "false")
+	hd.Set(wire.HeaderNoRetry, "false")
 	if at, ok := RetryAt(err); ok {
-		hd.Set("Retry-After", wire.RetryAfter(at))
-		return http.StatusInternalServerError, wire.Error{Name: errNameRetryAt, Message: err.Error()}
+		hd.Set(wire.HeaderRetryAfter, wire.RetryAfter(at))
+		return http.StatusInternalServerError, wire.Error{Name: wire.ErrNameRetryAt, Message: err.Error()}
 	}
-	return http.StatusInternalServerError, wire.Error{Name: errNameDefault, Message: err.Error()}
+	return http.StatusInternalServerError, wire.Error{Name: wire.ErrNameDefault, Message: err.Error()}
 }
 
 // loadFromAPI fills a use_api request's events and steps from the API:
@@ -195,33 +196,34 @@ func (c *Client) loadFromAPI(ctx context.Context, req *wire.Request) error {
 		return errors.New("inngest: the call asks to load its state from the API but has no run ID")
 	}
 	base := "/v0/runs/" + url.PathEscape(id)
-	status, body, err := c.apiDo(ctx, http.MethodGet, base+"/batch", nil, nil)
-	if err != nil {
-		return err
-	}
-	if status != http.StatusOK {
-		return fmt.Errorf("inngest: GET %s/batch answered %d: %s", base, status, truncate(body, 200))
-	}
 	var events []json.RawMessage
-	if err := json.Unmarshal(body, &events); err != nil {
-		return fmt.Errorf("inngest: GET %s/batch: %w", base, err)
-	}
-	status, body, err = c.apiDo(ctx, http.MethodGet, base+"/actions", nil, nil)
-	if err != nil {
+	if err := c.getRunState(ctx, base+"/batch", &events); err != nil {
 		return err
-	}
-	if status != http.StatusOK {
-		return fmt.Errorf("inngest: GET %s/actions answered %d: %s", base, status, truncate(body, 200))
 	}
 	var steps map[string]json.RawMessage
-	if err := json.Unmarshal(body, &steps); err != nil {
-		return fmt.Errorf("inngest: GET %s/actions: %w", base, err)
+	if err := c.getRunState(ctx, base+"/actions", &steps); err != nil {
+		return err
 	}
 	req.Events = events
 	if len(events) > 0 {
 		req.Event = events[0]
 	}
 	req.Steps = steps
+	return nil
+}
+
+// getRunState decodes the JSON answer of GET path into v.
+func (c *Client) getRunState(ctx context.Context, path string, v any) error {
+	resp, err := c.cfg.api.Do(ctx, http.MethodGet, path, nil, nil)
+	if err != nil {
+		return err
+	}
+	if resp.Status != http.StatusOK {
+		return fmt.Errorf("inngest: GET %s answered %d: %s", path, resp.Status, api.Truncate(resp.Body, api.MaxErrorText))
+	}
+	if err := json.Unmarshal(resp.Body, v); err != nil {
+		return fmt.Errorf("inngest: GET %s: %w", path, err)
+	}
 	return nil
 }
 

@@ -110,12 +110,9 @@ func (c *Client) checkpoint(ctx context.Context, req *wire.Request, op wire.Op) 
 		return err
 	}
 	path := "/v1/checkpoint/" + url.PathEscape(req.Ctx.RunID) + "/async"
-	status, rb, err := c.apiDoOnce(ctx, http.MethodPost, path, body, nil)
+	resp, err := c.cfg.api.DoOnce(ctx, http.MethodPost, path, body, nil)
 	if err != nil {
 		return err
 	}
-	if status < 200 || status > 299 {
-		return fmt.Errorf("inngest: POST %s answered %d: %s", path, status, truncate(rb, 200))
-	}
-	return nil
+	return resp.Err()
 }

@@ -6,13 +6,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-inngest/inngest"
-	"github.com/go-inngest/inngest/internal/wiretest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/go-inngest/inngest/step"
 )
 
@@ -34,58 +31,52 @@ var (
 	stepSleep = step.Sleep
 )
 
-// checkpointAPI is a fake Inngest API that records checkpoint requests
-// and answers them with status.
-type checkpointAPI struct {
-	mu     sync.Mutex
-	status int
-	paths  []string
-	auth   []string
-	bodies []string
+// cpAPI is a fake Inngest API that answers every checkpoint with status.
+func cpAPI(t *testing.T, status int) *testkit.FakeAPI {
+	return testkit.NewFakeAPI(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(status) })
 }
 
-func (a *checkpointAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	b, _ := io.ReadAll(r.Body)
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.paths = append(a.paths, r.Method+" "+r.URL.Path)
-	a.auth = append(a.auth, r.Header.Get("Authorization"))
-	a.bodies = append(a.bodies, string(b))
-	w.WriteHeader(a.status)
+// cpPaths lists the method and path of each request api received.
+func cpPaths(api *testkit.FakeAPI) []string {
+	var out []string
+	for _, r := range api.Requests() {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
 }
 
 const cpKey = "signkey-test-12345678"
 
 // cpSetup serves body as the function "cp" (2 retries) of a cloud-mode
 // client with checkpointing cp whose Inngest API is api.
-func cpSetup(t *testing.T, api *checkpointAPI, cp *inngest.Checkpointing, body func(ctx context.Context, in inngest.Input[map[string]any]) (any, error)) http.Handler {
+func cpSetup(t *testing.T, api *testkit.FakeAPI, cp *inngest.Checkpointing, body func(ctx context.Context, in inngest.Input[map[string]any]) (any, error)) http.Handler {
 	t.Helper()
 	return cpSetupFn(t, api, cp, nil, body)
 }
 
 // cpSetupFn is cpSetup with fnCP as the function's own checkpointing.
-func cpSetupFn(t *testing.T, api *checkpointAPI, cp, fnCP *inngest.Checkpointing, body func(ctx context.Context, in inngest.Input[map[string]any]) (any, error)) http.Handler {
+func cpSetupFn(t *testing.T, api *testkit.FakeAPI, cp, fnCP *inngest.Checkpointing, body func(ctx context.Context, in inngest.Input[map[string]any]) (any, error)) http.Handler {
 	t.Helper()
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
-	c, err := inngest.NewClient(inngest.ClientOpts{
-		AppID: "demo", Mode: inngest.ModeCloud, SigningKey: cpKey, APIBaseURL: srv.URL,
-		Checkpointing: cp, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	require.NoError(t, err)
-	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "cp", Retries: inngest.Ptr(2), Checkpointing: fnCP}, inngest.EventTrigger("demo/cp", nil), body)
+	c := cpClient(t, api, cp)
+	_, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: "cp", Retries: inngest.Ptr(2), Checkpointing: fnCP}, inngest.EventTrigger("demo/cp", nil), body)
 	require.NoError(t, err)
 	return c.Serve()
 }
 
 func cpCall(t *testing.T, h http.Handler, query string, attempt int, extraCtx string) *httptest.ResponseRecorder {
 	t.Helper()
+	return cpCallFn(t, h, "demo-cp", query, attempt, extraCtx)
+}
+
+// cpCallFn is cpCall of the function fnID.
+func cpCallFn(t *testing.T, h http.Handler, fnID, query string, attempt int, extraCtx string) *httptest.ResponseRecorder {
+	t.Helper()
 	body := `{"ctx":{"attempt":` + strconv.Itoa(attempt) + `,"disable_immediate_execution":false,"env":"","fn_id":"4887f47b-3511-555e-a447-8fa80ce998d3","generation_id":1,"max_attempts":3,` +
 		`"qi_id":"cWk=","request_id":"01REQ","run_id":"01RUN","stack":{"current":0,"stack":[]},"step_id":"step","use_api":false` + extraCtx + `},` +
 		`"event":{"data":{},"id":"01EVT","name":"demo/cp","ts":1,"user":{}},"events":[{"data":{},"id":"01EVT","name":"demo/cp","ts":1,"user":{}}],"steps":{},"use_api":false,"version":2}`
 	sig, err := inngest.Sign(cpKey, time.Now(), []byte(body))
 	require.NoError(t, err)
-	req := httptest.NewRequest(http.MethodPost, "/api/inngest?fnId=demo-cp&"+query, strings.NewReader(body))
+	req := httptest.NewRequest(http.MethodPost, "/api/inngest?fnId="+fnID+"&"+query, strings.NewReader(body))
 	req.Header.Set("X-Inngest-Signature", sig)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -106,18 +97,18 @@ func threeSteps(ctx context.Context, in inngest.Input[map[string]any]) (any, err
 }
 
 func TestCheckpointingRunsStepsInOneCall(t *testing.T) {
-	api := &checkpointAPI{status: http.StatusOK}
+	api := cpAPI(t, http.StatusOK)
 	h := cpSetup(t, api, &inngest.Checkpointing{}, threeSteps)
 	rec := cpCall(t, h, "stepId=step", 0, "")
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.Equal(t, "30", rec.Body.String())
 
-	require.Len(t, api.paths, 3)
+	require.Len(t, cpPaths(api), 3)
 	for i, id := range []string{"a", "b", "c"} {
-		assert.Equal(t, "POST /v1/checkpoint/01RUN/async", api.paths[i])
-		assert.Equal(t, "Bearer signkey-test-b2ed992186a5cb19f6668aade821f502c1d00970dfd0e35128d51bac4649916c", api.auth[i])
+		assert.Equal(t, "POST /v1/checkpoint/01RUN/async", cpPaths(api)[i])
+		assert.Equal(t, "Bearer signkey-test-b2ed992186a5cb19f6668aade821f502c1d00970dfd0e35128d51bac4649916c", api.Requests()[i].Header.Get("Authorization"))
 		var got map[string]json.RawMessage
-		require.NoError(t, json.Unmarshal([]byte(wiretest.Timings(t, api.bodies[i])), &got))
+		require.NoError(t, json.Unmarshal([]byte(testkit.Timings(t, string(api.Requests()[i].Body))), &got))
 		assert.JSONEq(t, `"01RUN"`, string(got["run_id"]))
 		assert.JSONEq(t, `"4887f47b-3511-555e-a447-8fa80ce998d3"`, string(got["fn_id"]))
 		assert.JSONEq(t, `"cWk="`, string(got["qi_id"]))
@@ -129,16 +120,16 @@ func TestCheckpointingRunsStepsInOneCall(t *testing.T) {
 }
 
 func TestCheckpointingFallsBackWhenTheAPIFails(t *testing.T) {
-	api := &checkpointAPI{status: http.StatusInternalServerError}
+	api := cpAPI(t, http.StatusInternalServerError)
 	h := cpSetup(t, api, &inngest.Checkpointing{}, threeSteps)
 	rec := cpCall(t, h, "stepId=step", 0, "")
 	require.Equal(t, http.StatusPartialContent, rec.Code)
 	assert.Equal(t, `[{"id":"`+hashOf("a")+`","op":"StepRun","name":"a","displayName":"a","data":10,"timing":"<timing>","userland":{"id":"a"}}]`, rec.Body.String())
-	assert.Len(t, api.paths, 1, "one attempt, then the step is reported in the response")
+	assert.Len(t, cpPaths(api), 1, "one attempt, then the step is reported in the response")
 }
 
 func TestCheckpointingIsNotUsedForTargetedOrPlannedCalls(t *testing.T) {
-	api := &checkpointAPI{status: http.StatusOK}
+	api := cpAPI(t, http.StatusOK)
 	h := cpSetup(t, api, &inngest.Checkpointing{}, threeSteps)
 
 	rec := cpCall(t, h, "stepId=step", 0, `,"disable_immediate_execution":true`)
@@ -148,11 +139,11 @@ func TestCheckpointingIsNotUsedForTargetedOrPlannedCalls(t *testing.T) {
 	rec = cpCall(t, h, "stepId="+hashOf("a"), 0, "")
 	require.Equal(t, http.StatusPartialContent, rec.Code)
 	assert.Equal(t, `[{"id":"`+hashOf("a")+`","op":"StepRun","name":"a","displayName":"a","data":10,"timing":"<timing>","userland":{"id":"a"}}]`, rec.Body.String())
-	assert.Empty(t, api.paths)
+	assert.Empty(t, cpPaths(api))
 }
 
 func TestCheckpointingStopsAtServerSideSteps(t *testing.T) {
-	api := &checkpointAPI{status: http.StatusOK}
+	api := cpAPI(t, http.StatusOK)
 	h := cpSetup(t, api, &inngest.Checkpointing{}, func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
 		if _, err := stepRun(ctx, "a", func(context.Context) (int, error) { return 1, nil }); err != nil {
 			return nil, err
@@ -162,14 +153,14 @@ func TestCheckpointingStopsAtServerSideSteps(t *testing.T) {
 	rec := cpCall(t, h, "stepId=step", 0, "")
 	require.Equal(t, http.StatusPartialContent, rec.Code)
 	assert.Equal(t, `[{"id":"`+hashOf("nap")+`","op":"Sleep","name":"nap","displayName":"nap","opts":{"duration":"1h"},"data":null,"userland":{"id":"nap"}}]`, rec.Body.String())
-	assert.Len(t, api.paths, 1)
+	assert.Len(t, cpPaths(api), 1)
 }
 
 // After a checkpoint the server resets the attempt count, so a step that
 // fails after checkpointed steps is retried even when the call came on
 // what was the last attempt of an earlier step.
 func TestCheckpointingResetsTheAttemptForLaterSteps(t *testing.T) {
-	api := &checkpointAPI{status: http.StatusOK}
+	api := cpAPI(t, http.StatusOK)
 	h := cpSetup(t, api, &inngest.Checkpointing{}, func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
 		if _, err := stepRun(ctx, "a", func(context.Context) (int, error) { return 1, nil }); err != nil {
 			return nil, err
@@ -183,13 +174,13 @@ func TestCheckpointingResetsTheAttemptForLaterSteps(t *testing.T) {
 }
 
 func TestCheckpointingRespectsMaxRuntime(t *testing.T) {
-	api := &checkpointAPI{status: http.StatusOK}
+	api := cpAPI(t, http.StatusOK)
 	// A deadline that has passed by the time the first step has run.
 	h := cpSetup(t, api, &inngest.Checkpointing{MaxRuntime: time.Nanosecond}, threeSteps)
 	rec := cpCall(t, h, "stepId=step", 0, "")
 	require.Equal(t, http.StatusPartialContent, rec.Code, rec.Body.String())
 	assert.Equal(t, `[{"id":"`+hashOf("a")+`","op":"StepRun","name":"a","displayName":"a","data":10,"timing":"<timing>","userland":{"id":"a"}}]`, rec.Body.String())
-	assert.Empty(t, api.paths)
+	assert.Empty(t, cpPaths(api))
 }
 
 func TestCheckpointingOptions(t *testing.T) {
@@ -199,7 +190,6 @@ func TestCheckpointingOptions(t *testing.T) {
 
 // A function's own Checkpointing overrides the client's, both ways.
 func TestCheckpointingPerFunction(t *testing.T) {
-	oneStep := `[{"id":"` + hashOf("a") + `","op":"StepRun","name":"a","displayName":"a","data":10,"timing":"<timing>","userland":{"id":"a"}}]`
 	tests := []struct {
 		name         string
 		client, fn   *inngest.Checkpointing
@@ -214,19 +204,28 @@ func TestCheckpointingPerFunction(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			api := &checkpointAPI{status: http.StatusOK}
+			api := cpAPI(t, http.StatusOK)
 			rec := cpCall(t, cpSetupFn(t, api, tt.client, tt.fn, threeSteps), "stepId=step", 0, "")
-			if tt.checkpointed {
-				require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-				assert.Equal(t, "30", rec.Body.String())
-				assert.Len(t, api.paths, 3)
-				return
-			}
-			require.Equal(t, http.StatusPartialContent, rec.Code, rec.Body.String())
-			assert.Equal(t, oneStep, rec.Body.String())
-			assert.Empty(t, api.paths)
+			requireThreeSteps(t, rec, api, tt.checkpointed)
 		})
 	}
+}
+
+// requireThreeSteps checks the answer to the first call of threeSteps:
+// with checkpointing, the result after three checkpoints; without, the
+// first step and no checkpoint.
+func requireThreeSteps(t *testing.T, rec *httptest.ResponseRecorder, api *testkit.FakeAPI, checkpointed bool) {
+	t.Helper()
+	oneStep := `[{"id":"` + hashOf("a") + `","op":"StepRun","name":"a","displayName":"a","data":10,"timing":"<timing>","userland":{"id":"a"}}]`
+	if checkpointed {
+		require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+		assert.Equal(t, "30", rec.Body.String())
+		assert.Len(t, cpPaths(api), 3)
+		return
+	}
+	require.Equal(t, http.StatusPartialContent, rec.Code, rec.Body.String())
+	assert.Equal(t, oneStep, rec.Body.String())
+	assert.Empty(t, cpPaths(api))
 }
 
 func TestCheckpointingPerFunctionIsChecked(t *testing.T) {
@@ -236,4 +235,74 @@ func TestCheckpointingPerFunctionIsChecked(t *testing.T) {
 		inngest.EventTrigger("a/b", nil), func(ctx context.Context, in inngest.Input[any]) (any, error) { return nil, nil })
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "FunctionOpts.Checkpointing.MaxRuntime must not be negative")
+}
+
+// cpClient is a cloud-mode client with checkpointing cp whose Inngest API
+// is api.
+func cpClient(t *testing.T, api *testkit.FakeAPI, cp *inngest.Checkpointing) *inngest.Client {
+	t.Helper()
+	c, err := inngest.NewClient(inngest.ClientOpts{
+		AppID: "demo", Mode: inngest.ModeCloud, SigningKey: cpKey, APIBaseURL: api.URL,
+		Checkpointing: cp, Logger: testkit.QuietLogger(),
+	})
+	require.NoError(t, err)
+	return c
+}
+
+// cpOverrides are a client's and a function's checkpointing, and whether
+// the function checkpoints under them.
+var cpOverrides = []struct {
+	name         string
+	client, fn   *inngest.Checkpointing
+	checkpointed bool
+}{
+	{"client off, function on", nil, &inngest.Checkpointing{}, true},
+	{"client on, function off", &inngest.Checkpointing{}, &inngest.Checkpointing{Disabled: true}, false},
+	{"client on, function inherits", &inngest.Checkpointing{}, nil, true},
+}
+
+// threeStepsOnFailure is threeSteps as a failure handler.
+func threeStepsOnFailure(ctx context.Context, f inngest.Failure[map[string]any]) (any, error) {
+	return threeSteps(ctx, inngest.Input[map[string]any]{})
+}
+
+// A failure function's own Checkpointing applies to it, as a function's
+// does, both ways; a bad one is refused.
+func TestCheckpointingOfAFailureFunction(t *testing.T) {
+	for _, tt := range cpOverrides {
+		t.Run(tt.name, func(t *testing.T) {
+			api := cpAPI(t, http.StatusOK)
+			c := cpClient(t, api, tt.client)
+			_, err := inngest.CreateFailureFunction(c, inngest.FunctionOpts{ID: "alerts", Checkpointing: tt.fn}, inngest.FailureFilter{}, threeStepsOnFailure)
+			require.NoError(t, err)
+			requireThreeSteps(t, cpCallFn(t, c.Serve(), "demo-alerts", "stepId=step", 0, ""), api, tt.checkpointed)
+		})
+	}
+
+	c := cpClient(t, cpAPI(t, http.StatusOK), nil)
+	_, err := inngest.CreateFailureFunction(c, inngest.FunctionOpts{ID: "alerts", Checkpointing: &inngest.Checkpointing{MaxRuntime: -time.Second}},
+		inngest.FailureFilter{}, threeStepsOnFailure)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "CreateFailureFunction \"alerts\": FunctionOpts.Checkpointing.MaxRuntime must not be negative")
+}
+
+// A function's failure and cancellation handlers follow the function's
+// Checkpointing, not the client's.
+func TestCheckpointingOfCompanionsFollowsTheFunction(t *testing.T) {
+	threeStepsOnCancel := func(ctx context.Context, _ inngest.Cancellation[map[string]any]) (any, error) {
+		return threeSteps(ctx, inngest.Input[map[string]any]{})
+	}
+	for _, tt := range cpOverrides {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, fnID := range []string{"demo-cp-failure", "demo-cp-cancel"} {
+				api := cpAPI(t, http.StatusOK)
+				c := cpClient(t, api, tt.client)
+				_, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: "cp", Checkpointing: tt.fn,
+					OnFailure: inngest.OnFailure(threeStepsOnFailure), OnCancel: inngest.OnCancel(threeStepsOnCancel)},
+					inngest.EventTrigger("demo/cp", nil), threeSteps)
+				require.NoError(t, err)
+				requireThreeSteps(t, cpCallFn(t, c.Serve(), fnID, "stepId=step", 0, ""), api, tt.checkpointed)
+			}
+		})
+	}
 }

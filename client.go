@@ -14,6 +14,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/go-inngest/inngest/internal/api"
+	"github.com/go-inngest/inngest/internal/wire"
 )
 
 // Version is this SDK's version, sent in X-Inngest-SDK.
@@ -159,6 +162,8 @@ type config struct {
 	httpClient         *http.Client
 	logger             *slog.Logger
 	platform           string
+	// api makes every request to Inngest, with the settings above.
+	api *api.Client
 }
 
 var appIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -298,9 +303,36 @@ func resolve(o ClientOpts, getenv func(string) string) (config, error) {
 			"an unsigned sync request's Host is anyone's to choose, so it is never registered")
 	}
 	if c.eventKey == "" && c.dev {
-		c.eventKey = "NO_EVENT_KEY_SET"
+		c.eventKey = wire.DevEventKey
 	}
+	c.api = c.apiClient()
 	return c, nil
+}
+
+// apiClient returns the client for requests to Inngest, with the headers
+// every request carries.
+func (c *config) apiClient() *api.Client {
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set(wire.HeaderSDK, sdkHeader)
+	h.Set("User-Agent", sdkHeader)
+	if c.env != "" {
+		h.Set(wire.HeaderEnv, c.env)
+	}
+	if c.platform != "" {
+		h.Set(wire.HeaderPlatform, c.platform)
+	}
+	return &api.Client{
+		APIBase:        c.apiBase,
+		EventBase:      c.eventBase,
+		Bearer:         c.bearer,
+		FallbackBearer: c.bearerFB,
+		EventKey:       c.eventKey,
+		Header:         h,
+		HTTPClient:     c.httpClient,
+		Logger:         c.logger,
+		Dev:            c.dev,
+	}
 }
 
 // envTrue reports whether a boolean environment variable is set to true
@@ -373,6 +405,16 @@ func (c *Client) check(op string) error {
 		return errors.New("inngest: " + op + ": " + errZeroClient)
 	}
 	return nil
+}
+
+// logFailure logs, as one line at warn level, an operation that failed
+// for good, unless it failed because ctx ended: the caller stopped it.
+// The attempts before, retried, are logged at debug level.
+func (c *Client) logFailure(ctx context.Context, op string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	c.cfg.logger.WarnContext(ctx, "inngest: "+op+" failed", "error", err)
 }
 
 // AppID returns the app ID, or "" for a nil Client.

@@ -4,29 +4,20 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// configEnv lists every environment variable NewClient reads.
-var cfgEnvVars = []string{
-	"INNGEST_SIGNING_KEY", "INNGEST_SIGNING_KEY_FALLBACK", "INNGEST_EVENT_KEY", "INNGEST_ENV",
-	"INNGEST_DEV", "INNGEST_BASE_URL", "INNGEST_API_BASE_URL", "INNGEST_EVENT_API_BASE_URL",
-	"INNGEST_SERVE_ORIGIN", "INNGEST_SERVE_PATH", "INNGEST_SERVE_HOST", "INNGEST_ALLOW_IN_BAND_SYNC", "INNGEST_ALLOW_UNSIGNED_SYNC",
-	"VERCEL", "NETLIFY", "CF_PAGES", "RENDER", "RAILWAY_ENVIRONMENT", "RAILWAY_PROJECT_ID", "FLY_APP_NAME",
-}
-
 // blankConfigEnv blanks every variable NewClient reads, then sets env.
 func cfgBlankEnv(t *testing.T, env map[string]string) {
 	t.Helper()
-	for _, k := range cfgEnvVars {
+	for _, k := range testkit.EnvVars {
 		t.Setenv(k, "")
 	}
 	for k, v := range env {
@@ -223,7 +214,7 @@ func TestResolveConfigErrors(t *testing.T) {
 // nothing, neither the configuration nor what the handler does.
 func TestConfigResolvedOnce(t *testing.T) {
 	cfgBlankEnv(t, map[string]string{"INNGEST_DEV": "1", "INNGEST_EVENT_KEY": "evt"})
-	c, err := NewClient(ClientOpts{AppID: "app", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	c, err := NewClient(ClientOpts{AppID: "app", Logger: testkit.QuietLogger()})
 	require.NoError(t, err)
 	before := cfgView(c.cfg)
 

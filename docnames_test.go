@@ -83,7 +83,7 @@ func TestDocsNameRealIdentifiers(t *testing.T) {
 		"inngest": exportedNames(t, "."),
 	}
 	texts := map[string][]string{}
-	for _, dir := range []string{".", "step", "internal/run", "internal/wire"} {
+	for _, dir := range []string{".", "step", "internal/replay", "internal/wire"} {
 		for name, chunks := range prose(t, dir) {
 			texts[name] = chunks
 		}

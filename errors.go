@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/go-inngest/inngest/internal/run"
+	"github.com/go-inngest/inngest/internal/replay"
 )
 
 // Errors a step tool returns when it is used where it cannot work. They
@@ -14,19 +14,19 @@ import (
 var (
 	// ErrNotInFunction: the context passed to a step tool is not one the
 	// SDK gave to an Inngest function.
-	ErrNotInFunction = run.ErrNotInFunction
+	ErrNotInFunction = replay.ErrNotInFunction
 	// ErrUnmanagedGoroutine: a step tool had to stop the function but was
 	// called from a goroutine the SDK does not run. The request fails with
 	// a non-retriable error. Use step.NewGroup for concurrent steps.
-	ErrUnmanagedGoroutine = run.ErrUnmanagedGoroutine
+	ErrUnmanagedGoroutine = replay.ErrUnmanagedGoroutine
 	// ErrNestedStep: a step tool was called inside another step's body.
 	// Like ErrUnmanagedGoroutine it is a coding error no retry can fix:
 	// the call fails with a non-retriable error, whatever the body does
 	// with the error the step tool returned.
-	ErrNestedStep = run.ErrNestedStep
+	ErrNestedStep = replay.ErrNestedStep
 	// ErrRunFinished: a step tool was called after the request that ran
 	// the function had finished, for example from a leaked goroutine.
-	ErrRunFinished = run.ErrRunFinished
+	ErrRunFinished = replay.ErrRunFinished
 )
 
 // NoRetryError wraps err so that Inngest does not retry it. Returned from
@@ -113,11 +113,3 @@ func (e *StepError) Is(target error) bool { return target == ErrStepFailed }
 
 // ErrStepFailed matches every *StepError with errors.Is.
 var ErrStepFailed = errors.New("inngest: step failed")
-
-// Error names sent to the server for the errors above.
-const (
-	errNameDefault  = "Error"
-	errNameNoRetry  = "NonRetriableError"
-	errNameRetryAt  = "RetryAfterError"
-	errNameStepFail = "StepError"
-)

@@ -98,7 +98,7 @@ func TestStepError(t *testing.T) {
 // Errors reach the handler through any amount of %w wrapping, and each
 // kind gets its status and headers.
 func TestErrorsThroughTheHandler(t *testing.T) {
-	c := protoClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev})
+	c := testClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev})
 	fn := func(id string, f func(ctx context.Context, in inngest.Input[map[string]any]) (any, error)) {
 		_, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: id}, inngest.EventTrigger("demo/"+id, nil), f)
 		require.NoError(t, err)

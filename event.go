@@ -9,15 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	mrand "math/rand/v2"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/go-inngest/inngest/internal/run"
+	"github.com/go-inngest/inngest/internal/api"
+	"github.com/go-inngest/inngest/internal/replay"
 )
 
 // Event is an event with data of type T. Functions receive their
@@ -76,20 +74,13 @@ func validateEvent(i int, e Event[any]) ([]byte, error) {
 	if string(data) == "null" {
 		e.Data = struct{}{}
 	} else if len(data) == 0 || data[0] != '{' {
-		return nil, fmt.Errorf("inngest: event %d (%s): data must be a JSON object (a struct or map), got %s", i, e.Name, truncate(data, 40))
+		return nil, fmt.Errorf("inngest: event %d (%s): data must be a JSON object (a struct or map), got %s", i, e.Name, api.Truncate(data, 40))
 	}
 	b, err := json.Marshal(e)
 	if err == nil && len(b) > MaxEventSize {
 		return nil, fmt.Errorf("inngest: event %d (%s) is %d bytes of JSON, over Inngest's limit of %d bytes for an event (inngest.MaxEventSize)", i, e.Name, len(b), MaxEventSize)
 	}
 	return b, err
-}
-
-func truncate(b []byte, n int) string {
-	if len(b) > n {
-		return string(b[:n]) + "…"
-	}
-	return string(b)
 }
 
 // Send sends events to Inngest and returns their IDs, in order. Every
@@ -139,93 +130,25 @@ func (c *Client) send(ctx context.Context, events []Event[any]) ([]string, error
 	return c.sendRaw(ctx, buf.Bytes())
 }
 
-// sendAttempts bounds the attempts of one Send.
-const sendAttempts = 5
-
+// sendRaw sends a JSON array of events and returns their IDs.
 func (c *Client) sendRaw(ctx context.Context, body []byte) ([]string, error) {
-	seed := sendSeed(ctx, time.Now())
-	endpoint := c.cfg.eventBase + "/e/" + c.cfg.eventKey
-	var lastErr error
-	for attempt := 0; attempt < sendAttempts; attempt++ {
-		if attempt > 0 {
-			c.cfg.logger.DebugContext(ctx, "inngest: sending events failed; retrying", "attempt", attempt, "error", lastErr)
-			if err := sleepCtx(ctx, backoff(attempt)); err != nil {
-				return nil, fmt.Errorf("inngest: send: %w (last error: %v)", err, lastErr)
-			}
-		}
-		ids, retry, err := c.sendOnce(ctx, endpoint, seed, body)
-		if err == nil {
-			return ids, nil
-		}
-		lastErr = err
-		if !retry || ctx.Err() != nil {
-			c.logFailure(ctx, "Send", err)
-			return nil, err
-		}
+	resp, err := c.cfg.api.SendEvents(ctx, body, sendSeed(ctx, time.Now()))
+	switch {
+	case err != nil:
+	case resp.Status == http.StatusUnauthorized:
+		err = fmt.Errorf("inngest: send: the event key was refused (401): %s", resp.Message())
+	case !resp.OK():
+		err = resp.Err()
 	}
-	err := fmt.Errorf("inngest: send: gave up after %d attempts: %w", sendAttempts, lastErr)
-	c.logFailure(ctx, "Send", err)
-	return nil, err
-}
-
-// logFailure logs, as one line at warn level, an operation that failed
-// for good, unless it failed because ctx ended: the caller stopped it.
-// The attempts before, retried, are logged at debug level.
-func (c *Client) logFailure(ctx context.Context, op string, err error) {
-	if ctx.Err() != nil {
-		return
-	}
-	c.cfg.logger.WarnContext(ctx, "inngest: "+op+" failed", "error", err)
-}
-
-func (c *Client) sendOnce(ctx context.Context, endpoint, seed string, body []byte) (ids []string, retry bool, err error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, bytes.NewReader(body))
 	if err != nil {
-		return nil, false, fmt.Errorf("inngest: send: %w", c.redactEventKey(err))
-	}
-	c.outboundHeaders(req.Header)
-	req.Header.Set("X-Inngest-Event-Id-Seed", seed)
-	resp, err := c.cfg.httpClient.Do(req)
-	if err != nil {
-		return nil, true, fmt.Errorf("inngest: send: %w", c.devServerHint(c.redactEventKey(err), c.cfg.eventBase))
-	}
-	defer resp.Body.Close()
-	rb, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, true, fmt.Errorf("inngest: send: reading response: %w", err)
+		c.logFailure(ctx, "Send", err)
+		return nil, err
 	}
 	var out struct {
-		IDs    []string `json:"ids"`
-		Status int      `json:"status"`
-		Error  string   `json:"error"`
+		IDs []string `json:"ids"`
 	}
-	_ = json.Unmarshal(rb, &out)
-	switch {
-	case resp.StatusCode >= 500:
-		return nil, true, fmt.Errorf("inngest: send: server answered %d: %s", resp.StatusCode, errText(out.Error, rb))
-	case resp.StatusCode == http.StatusUnauthorized:
-		return nil, false, fmt.Errorf("inngest: send: the event key was refused (401): %s", errText(out.Error, rb))
-	case resp.StatusCode >= 300:
-		return nil, false, fmt.Errorf("inngest: send: server answered %d: %s", resp.StatusCode, errText(out.Error, rb))
-	}
-	return out.IDs, false, nil
-}
-
-// redactEventKey hides the event key, which is part of the send URL, in
-// the URL that net/http puts into its errors.
-func (c *Client) redactEventKey(err error) error {
-	var ue *url.Error
-	if c.cfg.eventKey != "" && errors.As(err, &ue) {
-		ue.URL = strings.ReplaceAll(ue.URL, c.cfg.eventKey, "<event-key>")
-	}
-	return err
-}
-
-func errText(msg string, body []byte) string {
-	if msg != "" {
-		return msg
-	}
-	return truncate(bytes.TrimSpace(body), 200)
+	_ = json.Unmarshal(resp.Body, &out)
+	return out.IDs, nil
 }
 
 // sendSeed returns the event-ID seed of one Send. Inside a step's body
@@ -234,7 +157,7 @@ func errText(msg string, body []byte) string {
 // same IDs and Inngest does not run a retried step's events twice;
 // elsewhere it is random.
 func sendSeed(ctx context.Context, now time.Time) string {
-	runID, hash, n, ok := run.NextSend(ctx)
+	runID, hash, n, ok := replay.NextSend(ctx)
 	if !ok {
 		return eventIDSeed(now)
 	}
@@ -272,38 +195,4 @@ func eventIDSeed(now time.Time) string {
 	var b [10]byte
 	_, _ = rand.Read(b[:])
 	return strconv.FormatInt(now.UnixMilli(), 10) + "," + base64.StdEncoding.EncodeToString(b[:])
-}
-
-// backoff returns the wait before attempt n (n >= 1): 100ms doubling,
-// capped at 5s, with up to 50% jitter.
-func backoff(n int) time.Duration {
-	d := 100 * time.Millisecond << (n - 1)
-	if d > 5*time.Second {
-		d = 5 * time.Second
-	}
-	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// outboundHeaders sets the headers every request to Inngest carries.
-func (c *Client) outboundHeaders(h http.Header) {
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Inngest-SDK", sdkHeader)
-	h.Set("User-Agent", sdkHeader)
-	if c.cfg.env != "" {
-		h.Set("X-Inngest-Env", c.cfg.env)
-	}
-	if c.cfg.platform != "" {
-		h.Set("X-Inngest-Platform", c.cfg.platform)
-	}
 }

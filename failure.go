@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -17,26 +16,16 @@ const (
 	FunctionCancelledEvent = "inngest/function.cancelled"
 )
 
-// Suffixes of the companion functions' IDs.
-const (
-	failureSuffix = "-failure"
-	cancelSuffix  = "-cancel"
-)
-
-// defaultHandlerRetries is a failure or cancellation handler's retries
-// when none are set: one retry, two attempts.
-const defaultHandlerRetries = 1
-
 // FailureHandler is a failure handler made by OnFailure, for
 // FunctionOpts.OnFailure.
 type FailureHandler interface {
-	companion(parent *function, appID, eventType string) (*function, error)
+	failureHandler() *companionHandler
 }
 
 // CancelHandler is a cancellation handler made by OnCancel, for
 // FunctionOpts.OnCancel.
 type CancelHandler interface {
-	cancelCompanion(parent *function, appID, eventType string) (*function, error)
+	cancelHandler() *companionHandler
 }
 
 // Failure is what a failure handler receives about a run that failed for
@@ -101,17 +90,14 @@ type RunError struct {
 
 // Error returns the message, after the name unless that is "" or "Error".
 func (e *RunError) Error() string {
-	if e.Name == "" || e.Name == errNameDefault {
+	if e.Name == "" || e.Name == wire.ErrNameDefault {
 		return e.Message
 	}
 	return e.Name + ": " + e.Message
 }
 
 // FailureFunc is a typed failure handler; make one with OnFailure.
-type FailureFunc[T any] struct {
-	fn      func(ctx context.Context, f Failure[T]) (any, error)
-	retries *int
-}
+type FailureFunc[T any] struct{ h companionHandler }
 
 // OnFailure makes a failure handler for FunctionOpts.OnFailure. The
 // handler is typed by the same event data type as its function.
@@ -122,46 +108,27 @@ type FailureFunc[T any] struct {
 // cancellation. It is registered as a function of its own,
 // "<appID>-<fnID>-failure", triggered by inngest/function.failed for
 // this function only; it is durable, so every step tool works in it. It
-// inherits none of its function's options, and is retried once unless
-// WithRetries says otherwise.
+// inherits none of its function's options but its middleware and its
+// checkpointing, and is retried once unless WithRetries says otherwise.
 func OnFailure[T any](fn func(ctx context.Context, f Failure[T]) (any, error)) *FailureFunc[T] {
-	return &FailureFunc[T]{fn: fn}
+	return &FailureFunc[T]{h: newCompanionHandler[T](fn, decodeFailure[T])}
 }
 
 // WithRetries sets the handler's own retries (0 to 20).
 func (h *FailureFunc[T]) WithRetries(n int) *FailureFunc[T] {
-	h.retries = &n
+	h.h.retries = &n
 	return h
 }
 
-func (h *FailureFunc[T]) companion(parent *function, appID, eventType string) (*function, error) {
-	if h == nil || h.fn == nil {
-		return nil, errors.New("the handler is nil")
+func (h *FailureFunc[T]) failureHandler() *companionHandler {
+	if h == nil {
+		return nil
 	}
-	if got := eventTypeOf[T](); got != eventType {
-		return nil, fmt.Errorf("the handler takes Failure over %s but the function's events are %s", got, eventType)
-	}
-	retries, err := handlerRetries(h.retries)
-	if err != nil {
-		return nil, err
-	}
-	return &function{
-		localID:  parent.localID + failureSuffix,
-		slug:     parent.slug + failureSuffix,
-		name:     parent.name + " (failure)",
-		retries:  retries,
-		triggers: []Trigger{{Event: FunctionFailedEvent, Expression: functionIDFilter(parent.slug)}},
-		call: func(ctx context.Context, req *wire.Request) (any, error) {
-			return h.fn(ctx, decodeFailure[T](req))
-		},
-	}, nil
+	return &h.h
 }
 
 // CancelFunc is a typed cancellation handler; make one with OnCancel.
-type CancelFunc[T any] struct {
-	fn      func(ctx context.Context, c Cancellation[T]) (any, error)
-	retries *int
-}
+type CancelFunc[T any] struct{ h companionHandler }
 
 // OnCancel makes a cancellation handler for FunctionOpts.OnCancel: a
 // companion function "<appID>-<fnID>-cancel", triggered by
@@ -170,46 +137,20 @@ type CancelFunc[T any] struct {
 // singleton). Like a failure handler it is durable and typed by the
 // function's event data type.
 func OnCancel[T any](fn func(ctx context.Context, c Cancellation[T]) (any, error)) *CancelFunc[T] {
-	return &CancelFunc[T]{fn: fn}
+	return &CancelFunc[T]{h: newCompanionHandler[T](fn, decodeCancellation[T])}
 }
 
 // WithRetries sets the handler's own retries (0 to 20).
 func (h *CancelFunc[T]) WithRetries(n int) *CancelFunc[T] {
-	h.retries = &n
+	h.h.retries = &n
 	return h
 }
 
-func (h *CancelFunc[T]) cancelCompanion(parent *function, appID, eventType string) (*function, error) {
-	if h == nil || h.fn == nil {
-		return nil, errors.New("the handler is nil")
+func (h *CancelFunc[T]) cancelHandler() *companionHandler {
+	if h == nil {
+		return nil
 	}
-	if got := eventTypeOf[T](); got != eventType {
-		return nil, fmt.Errorf("the handler takes Cancellation over %s but the function's events are %s", got, eventType)
-	}
-	retries, err := handlerRetries(h.retries)
-	if err != nil {
-		return nil, err
-	}
-	return &function{
-		localID:  parent.localID + cancelSuffix,
-		slug:     parent.slug + cancelSuffix,
-		name:     parent.name + " (cancel)",
-		retries:  retries,
-		triggers: []Trigger{{Event: FunctionCancelledEvent, Expression: functionIDFilter(parent.slug)}},
-		call: func(ctx context.Context, req *wire.Request) (any, error) {
-			return h.fn(ctx, decodeCancellation[T](req))
-		},
-	}, nil
-}
-
-func handlerRetries(r *int) (*int, error) {
-	if r == nil {
-		return Ptr(defaultHandlerRetries), nil
-	}
-	if *r < 0 || *r > MaxRetries {
-		return nil, fmt.Errorf("retries must be from 0 to %d, got %d", MaxRetries, *r)
-	}
-	return Ptr(*r), nil
+	return &h.h
 }
 
 // functionIDFilter is the trigger expression that matches one function's
@@ -264,21 +205,12 @@ func CreateFailureFunction[T any](c *Client, opts FunctionOpts, filter FailureFi
 		}
 		expr = strings.Join(parts, " || ")
 	}
-	trig := Trigger{Event: FunctionFailedEvent, Expression: expr}
-	if err := validateOpts(&opts, []Trigger{trig}); err != nil {
-		return nil, err
-	}
-	f := &function{
-		localID:    opts.ID,
-		slug:       c.cfg.appID + "-" + opts.ID,
-		name:       firstNonEmpty(opts.Name, opts.ID),
-		retries:    opts.Retries,
-		triggers:   []Trigger{trig},
-		opts:       &opts,
-		middleware: append([]Middleware(nil), opts.Middleware...),
-		call: func(ctx context.Context, req *wire.Request) (any, error) {
+	f, err := c.newFunction("CreateFailureFunction", opts, []Trigger{{Event: FunctionFailedEvent, Expression: expr}},
+		func(ctx context.Context, req *wire.Request) (any, error) {
 			return fn(ctx, decodeFailure[T](req))
-		},
+		})
+	if err != nil {
+		return nil, err
 	}
 	if err := c.register(f); err != nil {
 		return nil, err
@@ -340,13 +272,13 @@ func parseRunError(raw json.RawMessage) *RunError {
 	}
 	var s string
 	if json.Unmarshal(raw, &s) == nil {
-		return &RunError{Name: errNameDefault, Message: firstNonEmpty(s, "Unknown error")}
+		return &RunError{Name: wire.ErrNameDefault, Message: firstNonEmpty(s, "Unknown error")}
 	}
 	e, _, ok := parseErrorObject(raw, maxErrorNesting)
 	if !ok {
-		return &RunError{Name: errNameDefault, Message: "Unknown error"}
+		return &RunError{Name: wire.ErrNameDefault, Message: "Unknown error"}
 	}
-	e.Name = firstNonEmpty(e.Name, errNameDefault)
+	e.Name = firstNonEmpty(e.Name, wire.ErrNameDefault)
 	e.Message = firstNonEmpty(e.Message, "Unknown error")
 	return e
 }
@@ -385,7 +317,7 @@ func parseErrorObject(raw []byte, depth int) (e *RunError, named, ok bool) {
 		// Not an error: a message that merely is JSON stays as it is.
 		return e, named, true
 	}
-	if !innerNamed || (inner.Name == errNameDefault && named) {
+	if !innerNamed || (inner.Name == wire.ErrNameDefault && named) {
 		inner.Name = e.Name
 	}
 	inner.Stack = firstNonEmpty(inner.Stack, e.Stack)
@@ -441,7 +373,7 @@ func decodeFailure[T any](req *wire.Request) Failure[T] {
 	}
 	f.Event, f.Events = decodeEvents[T](se.Event, se.Events)
 	if f.Error == nil {
-		f.Error = &RunError{Name: errNameDefault, Message: "Unknown error"}
+		f.Error = &RunError{Name: wire.ErrNameDefault, Message: "Unknown error"}
 	}
 	return f
 }

@@ -13,18 +13,19 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/go-inngest/inngest/internal/wire"
 )
 
 // fuzzHandler returns the handler of an app with hardFunctions, talking
 // to a fake API that answers every request successfully.
 func fuzzHandler(f *testing.F, mode inngest.Mode) http.Handler {
-	api := newFakeAPI(f, okAPI)
+	api := testkit.NewFakeAPI(f, okAPI)
 	opts := inngest.ClientOpts{Mode: mode, APIBaseURL: api.URL, EventAPIBaseURL: api.URL, EventKey: hardEventKey}
 	if mode == inngest.ModeCloud {
 		opts.SigningKey, opts.SigningKeyFallback = hardKey, hardKeyFB
 	}
-	c := hardClient(f, opts)
+	c := testClient(f, opts)
 	hardFunctions(f, c)
 	return c.Serve()
 }

@@ -3,14 +3,13 @@ package inngest_test
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"testing"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -25,12 +24,10 @@ func unusedPortURL(t *testing.T) string {
 	return u
 }
 
-func hintLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
 func TestSendSaysTheDevServerIsNotRunning(t *testing.T) {
 	t.Parallel()
 	url := unusedPortURL(t)
-	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "shop", Mode: inngest.ModeDev, BaseURL: url, Logger: hintLogger()})
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "shop", Mode: inngest.ModeDev, BaseURL: url, Logger: testkit.QuietLogger()})
 	require.NoError(t, err)
 
 	_, err = c.Send(context.Background(), inngest.Event[any]{Name: "shop/order.placed"})
@@ -43,7 +40,7 @@ func TestSendSaysTheDevServerIsNotRunning(t *testing.T) {
 func TestSyncSaysTheDevServerIsNotRunning(t *testing.T) {
 	t.Parallel()
 	url := unusedPortURL(t)
-	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "shop", Mode: inngest.ModeDev, BaseURL: url, Logger: hintLogger()})
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "shop", Mode: inngest.ModeDev, BaseURL: url, Logger: testkit.QuietLogger()})
 	require.NoError(t, err)
 	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "f"}, inngest.EventTrigger("shop/x", nil),
 		func(context.Context, inngest.Input[any]) (any, error) { return nil, nil })
@@ -70,7 +67,7 @@ func TestCloudModeUnreachableHasNoDevServerHint(t *testing.T) {
 		SigningKey: "signkey-test-12345678",
 		EventKey:   "key",
 		BaseURL:    url,
-		Logger:     hintLogger(),
+		Logger:     testkit.QuietLogger(),
 	})
 	require.NoError(t, err)
 	_, err = c.Send(context.Background(), inngest.Event[any]{Name: "shop/order.placed"})

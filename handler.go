@@ -2,8 +2,6 @@ package inngest
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -11,6 +9,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-inngest/inngest/internal/wire"
 )
 
 // Serve returns the http.Handler that Inngest calls. Mount it at one URL,
@@ -41,7 +41,7 @@ func (c *Client) Serve() http.Handler {
 type brokenHandler struct{ msg string }
 
 func (b brokenHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header()["X-Inngest-Sdk"] = []string{sdkHeader}
+	w.Header()[wire.HeaderSDK] = []string{sdkHeader}
 	writeError(w, http.StatusInternalServerError, b.msg)
 }
 
@@ -55,8 +55,8 @@ type handler struct {
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd := w.Header()
-	hd["X-Inngest-Sdk"] = []string{sdkHeader}
-	hd["X-Inngest-Req-Version"] = []string{"2"}
+	hd[wire.HeaderSDK] = []string{sdkHeader}
+	hd[wire.HeaderReqVersion] = []string{wire.ReqVersion}
 	h.checkPath(r)
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
@@ -108,7 +108,7 @@ func (h *handler) readSigned(w http.ResponseWriter, r *http.Request, canonical b
 	var sig signature
 	if !cfg.dev {
 		var err error
-		sig, err = parseSignature(r.Header.Get("X-Inngest-Signature"), h.now(), len(cfg.hmacKey) > 0 || len(cfg.hmacKeyFB) > 0)
+		sig, err = parseSignature(r.Header.Get(wire.HeaderSignature), h.now(), len(cfg.hmacKey) > 0 || len(cfg.hmacKeyFB) > 0)
 		if err != nil {
 			refuse(err)
 			return nil, false, false
@@ -133,118 +133,6 @@ func (h *handler) refuse401(w http.ResponseWriter, r *http.Request) func(error) 
 	}
 }
 
-// trust answers the trust probe: 200 {} to a correctly signed request,
-// with the response signed by the same key. Its body gets the bounded
-// canonical check, as other SDKs verify every body's canonical form.
-func (h *handler) trust(w http.ResponseWriter, r *http.Request) {
-	_, fb, ok := h.readSigned(w, r, true, func(err error) { writeError(w, http.StatusUnauthorized, err.Error()) })
-	if !ok {
-		return
-	}
-	resp := []byte("{}")
-	if !h.c.cfg.dev {
-		key := h.c.cfg.hmacKey
-		if fb {
-			key = h.c.cfg.hmacKeyFB
-		}
-		ts := h.now().Unix()
-		w.Header().Set("X-Inngest-Signature", "t="+itoa(ts)+"&s="+mac(key, resp, ts))
-	}
-	writeRaw(w, http.StatusOK, resp)
-}
-
-// schemaVersion is the introspection schema.
-const schemaVersion = "2024-05-24"
-
-type introspection struct {
-	AuthenticationSucceeded *bool  `json:"authentication_succeeded"`
-	FunctionCount           int    `json:"function_count"`
-	HasEventKey             bool   `json:"has_event_key"`
-	HasSigningKey           bool   `json:"has_signing_key"`
-	HasSigningKeyFallback   bool   `json:"has_signing_key_fallback"`
-	Mode                    string `json:"mode"`
-	SchemaVersion           string `json:"schema_version"`
-	*authIntrospection
-}
-
-type authIntrospection struct {
-	APIOrigin              string            `json:"api_origin"`
-	AppID                  string            `json:"app_id"`
-	Capabilities           map[string]string `json:"capabilities"`
-	Env                    *string           `json:"env"`
-	EventAPIOrigin         string            `json:"event_api_origin"`
-	EventKeyHash           *string           `json:"event_key_hash"`
-	Framework              string            `json:"framework"`
-	SDKLanguage            string            `json:"sdk_language"`
-	SDKVersion             string            `json:"sdk_version"`
-	ServeOrigin            *string           `json:"serve_origin"`
-	ServePath              *string           `json:"serve_path"`
-	SigningKeyFallbackHash *string           `json:"signing_key_fallback_hash"`
-	SigningKeyHash         *string           `json:"signing_key_hash"`
-}
-
-func (h *handler) introspect(w http.ResponseWriter, r *http.Request) {
-	cfg := &h.c.cfg
-	out := introspection{
-		FunctionCount:         len(h.c.functions()),
-		HasEventKey:           cfg.hasEventKey(),
-		HasSigningKey:         cfg.signingKey != "",
-		HasSigningKeyFallback: cfg.signingKeyFallback != "",
-		Mode:                  h.c.Mode().String(),
-		SchemaVersion:         schemaVersion,
-	}
-	if sig := r.Header.Get("X-Inngest-Signature"); sig != "" && !cfg.dev {
-		_, err := verifySignature(sig, nil, h.now(), cfg.hmacKey, cfg.hmacKeyFB, false)
-		ok := err == nil
-		out.AuthenticationSucceeded = &ok
-		if ok {
-			out.authIntrospection = cfg.authDetails()
-		}
-	}
-	writeJSON(w, http.StatusOK, out)
-}
-
-// authDetails is what introspection adds for a correctly signed request.
-// It holds hashes of the keys, never the keys.
-func (c *config) authDetails() *authIntrospection {
-	return &authIntrospection{
-		APIOrigin:              c.apiBase,
-		AppID:                  c.appID,
-		Capabilities:           c.capabilities(),
-		Env:                    optional(c.env),
-		EventAPIOrigin:         c.eventBase,
-		EventKeyHash:           optional(c.eventKeyHash()),
-		Framework:              framework,
-		SDKLanguage:            "go",
-		SDKVersion:             Version,
-		ServeOrigin:            optional(c.serveOrigin),
-		ServePath:              optional(c.servePath),
-		SigningKeyFallbackHash: optional(c.bearerFB),
-		SigningKeyHash:         optional(c.bearer),
-	}
-}
-
-// framework is the X-Inngest-Framework and sync "framework" value.
-const framework = "nethttp"
-
-func (c *config) hasEventKey() bool { return c.eventKey != "" && c.eventKey != "NO_EVENT_KEY_SET" }
-
-func (c *config) eventKeyHash() string {
-	if !c.hasEventKey() {
-		return ""
-	}
-	sum := sha256.Sum256([]byte(c.eventKey))
-	return hex.EncodeToString(sum[:])
-}
-
-func (c *config) capabilities() map[string]string {
-	caps := map[string]string{"trust_probe": "v1"}
-	if c.allowInBandSync {
-		caps["in_band_sync"] = "v1"
-	}
-	return caps
-}
-
 func optional(s string) *string {
 	if s == "" {
 		return nil
@@ -255,14 +143,23 @@ func optional(s string) *string {
 // writeJSON writes v as JSON with the status; HTML characters are not
 // escaped.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := marshalNoEscape(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "encoding the response: "+err.Error())
+		return
+	}
+	writeRaw(w, status, b)
+}
+
+// marshalNoEscape returns the JSON of v without escaping HTML characters.
+func marshalNoEscape(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		writeError(w, http.StatusInternalServerError, "encoding the response: "+err.Error())
-		return
+		return nil, err
 	}
-	writeRaw(w, status, bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 func writeRaw(w http.ResponseWriter, status int, body []byte) {

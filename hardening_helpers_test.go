@@ -7,14 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"regexp"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,57 +32,6 @@ const (
 	// hardUntil is the fixed time of the "until" step.
 	hardUntilUnix = 1700000000
 )
-
-// hardEnv blanks every INNGEST_* variable for the test, so that the
-// client sees only the options the test passes.
-func hardEnv(tb testing.TB) {
-	tb.Helper()
-	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "INNGEST_") {
-			tb.Setenv(k, "")
-		}
-	}
-}
-
-// syncBuffer is an io.Writer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// hardLogger returns a logger that records every level into a buffer.
-func hardLogger() (*slog.Logger, *syncBuffer) {
-	buf := &syncBuffer{}
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
-}
-
-// hardClient makes a client from opts, with the environment blanked and
-// a discarding logger unless opts has one.
-func hardClient(tb testing.TB, opts inngest.ClientOpts) *inngest.Client {
-	tb.Helper()
-	hardEnv(tb)
-	if opts.AppID == "" {
-		opts.AppID = hardApp
-	}
-	if opts.Logger == nil {
-		opts.Logger = slog.New(slog.DiscardHandler)
-	}
-	c, err := inngest.NewClient(opts)
-	require.NoError(tb, err)
-	return c
-}
 
 // sign returns the X-Inngest-Signature for body at t.
 func sign(tb testing.TB, key string, t time.Time, body []byte) string {
@@ -320,43 +265,6 @@ var seqSteps = []hardStep{
 	{id: "until", hash: wire.HashID("until", 0), kind: kindSleep, valid: `null`},
 	{id: "approval", hash: wire.HashID("approval", 0), kind: kindWait, decode: decodeWait, valid: `{"name":"hard/approved","data":{"n":1}}`},
 	{id: "fail", hash: wire.HashID("fail", 0), kind: kindFail, decode: decodeAs[int], valid: `{"data":3}`},
-}
-
-// fakeAPI is an Inngest API stand-in: it counts requests per path and
-// answers with the function the test sets.
-type fakeAPI struct {
-	*httptest.Server
-	calls  atomic.Int64
-	mu     sync.Mutex
-	seen   []*http.Request
-	bodies [][]byte
-	answer func(n int, w http.ResponseWriter, r *http.Request)
-}
-
-func newFakeAPI(tb testing.TB, answer func(n int, w http.ResponseWriter, r *http.Request)) *fakeAPI {
-	tb.Helper()
-	f := &fakeAPI{answer: answer}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, _ := io.ReadAll(r.Body)
-		n := int(f.calls.Add(1))
-		f.mu.Lock()
-		f.seen = append(f.seen, r.Clone(context.Background()))
-		f.bodies = append(f.bodies, b)
-		f.mu.Unlock()
-		f.answer(n, w, r)
-	}))
-	tb.Cleanup(func() {
-		f.Close()
-		f.Client().CloseIdleConnections()
-	})
-	return f
-}
-
-// requests returns the requests seen so far.
-func (f *fakeAPI) requests() []*http.Request {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]*http.Request(nil), f.seen...)
 }
 
 // okAPI answers register, batch and actions requests successfully.

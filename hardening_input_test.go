@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/go-inngest/inngest/internal/wire"
 	"github.com/go-inngest/inngest/step"
 )
@@ -24,7 +25,7 @@ import (
 // runs and returns its event's n.
 func countedApp(t *testing.T, opts inngest.ClientOpts) (*inngest.Client, *atomic.Int64) {
 	t.Helper()
-	c := hardClient(t, opts)
+	c := testClient(t, opts)
 	var runs atomic.Int64
 	_, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: "count"}, inngest.EventTrigger("hard/count", nil),
 		func(ctx context.Context, in inngest.Input[hardData]) (any, error) {
@@ -125,7 +126,7 @@ func TestEventThatDoesNotFitIsNonRetriable(t *testing.T) {
 // a call without them still runs, with zero values, and answers
 // normally.
 func TestMissingFieldsTakeZeroValues(t *testing.T) {
-	c := hardClient(t, inngest.ClientOpts{Mode: inngest.ModeDev})
+	c := testClient(t, inngest.ClientOpts{Mode: inngest.ModeDev})
 	hardFunctions(t, c)
 	for _, body := range []string{`{}`, `null`, `{"event":{"name":"hard/seq"}}`, `{"event":null,"events":null,"steps":null,"ctx":null}`} {
 		t.Run(body, func(t *testing.T) {
@@ -261,7 +262,7 @@ func TestSignatureReplayWithinWindow(t *testing.T) {
 // canonical, are verified over the body as sent. Canonicalizing costs
 // far more than an HMAC, and an unauthenticated sender chooses the body.
 func TestCanonicalFormOnlyForSmallSyncBodies(t *testing.T) {
-	api := newFakeAPI(t, okAPI)
+	api := testkit.NewFakeAPI(t, okAPI)
 	c, runs := countedApp(t, inngest.ClientOpts{Mode: inngest.ModeCloud, SigningKey: hardKey, APIBaseURL: api.URL, MaxBodySize: 4 << 20})
 	syncReq := func(body, signed []byte) *http.Request {
 		return withSig(httptest.NewRequest(http.MethodPut, "/api/inngest", bytes.NewReader(body)), sign(t, hardKey, time.Now(), signed))
@@ -276,7 +277,7 @@ func TestCanonicalFormOnlyForSmallSyncBodies(t *testing.T) {
 	require.LessOrEqual(t, len(body), 8<<10)
 	rec = serve(c.Serve(), syncReq(body, []byte(strings.ReplaceAll(string(body), `\u0026`, "&"))))
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
-	require.Len(t, api.requests(), 2, "both syncs registered the app")
+	require.Len(t, api.Requests(), 2, "both syncs registered the app")
 
 	// Beyond 8 KiB only the body as sent counts.
 	big := []byte(`{"pad":"` + strings.Repeat("x", 8<<10) + `", "url":"http://app.test/api/inngest"}`)
@@ -304,7 +305,7 @@ func withSig(r *http.Request, sig string) *http.Request {
 // TestEmptySigningKey: cloud mode refuses to start without a usable key,
 // and signing needs one.
 func TestEmptySigningKey(t *testing.T) {
-	hardEnv(t)
+	testkit.IsolateEnv(t)
 	for _, key := range []string{"", "signkey-prod-", "   ", "signkey-prod-xyz", "abc"} {
 		_, err := inngest.NewClient(inngest.ClientOpts{AppID: hardApp, Mode: inngest.ModeCloud, SigningKey: key})
 		assert.Error(t, err, "key %q", key)
@@ -323,7 +324,7 @@ func TestEmptySigningKey(t *testing.T) {
 // the run without retries, naming the step and the type, in discovery
 // and in targeted calls.
 func TestMemoThatDoesNotFitNamesTheStep(t *testing.T) {
-	c := hardClient(t, inngest.ClientOpts{Mode: inngest.ModeDev})
+	c := testClient(t, inngest.ClientOpts{Mode: inngest.ModeDev})
 	hardFunctions(t, c)
 	for name, memo := range map[string]string{
 		"wrong type":        `{"data":"not a pair"}`,
@@ -364,7 +365,7 @@ func (panickyErr) Error() string { panic("Error panicked") }
 // answer is built (a result's MarshalJSON, an error's Error) give a 500,
 // not a crashed handler.
 func TestPanicsWhileAnsweringAreCaught(t *testing.T) {
-	c := hardClient(t, inngest.ClientOpts{Mode: inngest.ModeDev})
+	c := testClient(t, inngest.ClientOpts{Mode: inngest.ModeDev})
 	fns := map[string]func(ctx context.Context, in inngest.Input[hardData]) (any, error){
 		"marshal": func(ctx context.Context, in inngest.Input[hardData]) (any, error) { return panicky{}, nil },
 		"error":   func(ctx context.Context, in inngest.Input[hardData]) (any, error) { return nil, panickyErr{} },

@@ -9,23 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// TestBackoffGrowsWithJitterAndACap: the wait before retry n is between
-// half and all of 100ms·2^(n-1), capped at 5s, so retries spread out and
-// never wait long.
-func TestBackoffGrowsWithJitterAndACap(t *testing.T) {
-	for n := 1; n <= 10; n++ {
-		ceil := min(100*time.Millisecond<<(n-1), 5*time.Second)
-		lo, hi := ceil, time.Duration(0)
-		for range 2000 {
-			d := backoff(n)
-			require.GreaterOrEqual(t, d, ceil/2, "retry %d", n)
-			require.LessOrEqual(t, d, ceil, "retry %d", n)
-			lo, hi = min(lo, d), max(hi, d)
-		}
-		assert.Greater(t, hi-lo, ceil/4, "retry %d: the waits are jittered", n)
-	}
-}
-
 // TestRejectingALargeBodyDoesNotCanonicalizeIt: a wrong signature on a
 // large body costs an HMAC, not a canonicalization (which allocates
 // many times the body's size).

@@ -48,7 +48,7 @@ type loadCall struct {
 func TestConcurrentCallsAcrossFunctions(t *testing.T) {
 	leakCheck(t)
 	const fns, runsPerFn, workers = 50, 10, 32
-	c := hardClient(t, inngest.ClientOpts{Mode: inngest.ModeCloud, SigningKey: hardKey, SigningKeyFallback: hardKeyFB})
+	c := testClient(t, inngest.ClientOpts{Mode: inngest.ModeCloud, SigningKey: hardKey, SigningKeyFallback: hardKeyFB})
 	for i := range fns {
 		_, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: fmt.Sprint("load-", i)}, inngest.EventTrigger("hard/load", nil),
 			func(ctx context.Context, in inngest.Input[hardData]) (any, error) {
@@ -163,7 +163,7 @@ func checkLoadAnswer(t *testing.T, lc loadCall, rec *httptest.ResponseRecorder) 
 // use (run with -race) and each new function is served at once.
 func TestRegisteringWhileServing(t *testing.T) {
 	leakCheck(t)
-	c := hardClient(t, inngest.ClientOpts{Mode: inngest.ModeDev, AllowInBandSync: true})
+	c := testClient(t, inngest.ClientOpts{Mode: inngest.ModeDev, AllowInBandSync: true})
 	h := c.Serve()
 	const n = 200
 	created := make(chan int, n)
@@ -210,7 +210,7 @@ func TestRegisteringWhileServing(t *testing.T) {
 // goroutine behind.
 func TestNoGoroutineLeftAfterBadEndings(t *testing.T) {
 	leakCheck(t)
-	c := hardClient(t, inngest.ClientOpts{Mode: inngest.ModeDev})
+	c := testClient(t, inngest.ClientOpts{Mode: inngest.ModeDev})
 	fns := map[string]struct {
 		fn     func(ctx context.Context, in inngest.Input[hardData]) (any, error)
 		status int
@@ -264,7 +264,7 @@ func TestNoGoroutineLeftAfterBadEndings(t *testing.T) {
 // is reported as a retriable error and the handler returns.
 func TestCancelledRequestStopsUserCode(t *testing.T) {
 	leakCheck(t)
-	c := hardClient(t, inngest.ClientOpts{Mode: inngest.ModeDev})
+	c := testClient(t, inngest.ClientOpts{Mode: inngest.ModeDev})
 	started := make(chan struct{}, 1)
 	_, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: "waits"}, inngest.EventTrigger("hard/waits", nil),
 		func(ctx context.Context, in inngest.Input[hardData]) (any, error) {
@@ -332,7 +332,7 @@ func (a *answerRecorder) Write(p []byte) (int, error) {
 // still answers (to nobody) and returns, and nothing is left running.
 func TestClientDisconnectEndsTheCall(t *testing.T) {
 	leakCheck(t)
-	c := hardClient(t, inngest.ClientOpts{Mode: inngest.ModeDev})
+	c := testClient(t, inngest.ClientOpts{Mode: inngest.ModeDev})
 	started := make(chan struct{})
 	_, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: "hangs"}, inngest.EventTrigger("hard/hangs", nil),
 		func(ctx context.Context, in inngest.Input[hardData]) (any, error) {

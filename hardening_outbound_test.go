@@ -15,15 +15,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/go-inngest/inngest/internal/wire"
 )
 
 // seedPattern is "<unix ms>,<base64 of 10 bytes>".
 var seedPattern = regexp.MustCompile(`^[0-9]{13},[A-Za-z0-9+/]{14}==$`)
 
-func sendClient(t *testing.T, api *fakeAPI) *inngest.Client {
+func sendClient(t *testing.T, api *testkit.FakeAPI) *inngest.Client {
 	t.Helper()
-	return hardClient(t, inngest.ClientOpts{Mode: inngest.ModeCloud, SigningKey: hardKey, EventKey: hardEventKey, EventAPIBaseURL: api.URL})
+	return testClient(t, inngest.ClientOpts{Mode: inngest.ModeCloud, SigningKey: hardKey, EventKey: hardEventKey, EventAPIBaseURL: api.URL})
 }
 
 var twoEvents = []inngest.Event[any]{
@@ -33,9 +34,9 @@ var twoEvents = []inngest.Event[any]{
 
 // requireOneSend checks that the requests are attempts of one Send: the
 // same path, body and event-ID seed, and no Authorization header.
-func requireOneSend(t *testing.T, api *fakeAPI, attempts int) {
+func requireOneSend(t *testing.T, api *testkit.FakeAPI, attempts int) {
 	t.Helper()
-	reqs := api.requests()
+	reqs := api.Requests()
 	require.Len(t, reqs, attempts)
 	seed := reqs[0].Header.Get("X-Inngest-Event-Id-Seed")
 	require.Regexp(t, seedPattern, seed)
@@ -43,12 +44,12 @@ func requireOneSend(t *testing.T, api *fakeAPI, attempts int) {
 		assert.Equal(t, "/e/"+hardEventKey, r.URL.Path)
 		assert.Equal(t, seed, r.Header.Get("X-Inngest-Event-Id-Seed"), "attempt %d reuses the seed, so no event is stored twice", i+1)
 		assert.Empty(t, r.Header.Get("Authorization"), "the event key is in the path")
-		assert.Equal(t, string(api.bodies[0]), string(api.bodies[i]), "attempt %d sends the same body", i+1)
+		assert.Equal(t, string(api.Requests()[0].Body), string(api.Requests()[i].Body), "attempt %d sends the same body", i+1)
 	}
 }
 
 func TestSendRetriesServerErrorsWithOneSeed(t *testing.T) {
-	api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+	api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		switch n {
 		case 1:
 			w.WriteHeader(http.StatusInternalServerError)
@@ -64,11 +65,11 @@ func TestSendRetriesServerErrorsWithOneSeed(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"01A", "01B"}, ids)
 	requireOneSend(t, api, 3)
-	assert.JSONEq(t, `[{"name":"hard/one","data":{"n":1}},{"id":"dedup-2","name":"hard/two","data":{"n":2}}]`, string(api.bodies[0]))
+	assert.JSONEq(t, `[{"name":"hard/one","data":{"n":1}},{"id":"dedup-2","name":"hard/two","data":{"n":2}}]`, string(api.Requests()[0].Body))
 }
 
 func TestSendRetriesNetworkErrorsWithOneSeed(t *testing.T) {
-	api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+	api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		if n == 1 {
 			// Hang up without answering.
 			conn, _, err := w.(http.Hijacker).Hijack()
@@ -88,7 +89,7 @@ func TestSendRetriesNetworkErrorsWithOneSeed(t *testing.T) {
 func TestSendNeverRetriesClientErrors(t *testing.T) {
 	for _, status := range []int{400, 401, 403, 404, 413, 422, 429} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
-			api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+			api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 				w.WriteHeader(status)
 				_, _ = io.WriteString(w, `{"ids":[],"status":`+itoa(status)+`,"error":"refused on purpose"}`)
 			})
@@ -102,7 +103,7 @@ func TestSendNeverRetriesClientErrors(t *testing.T) {
 }
 
 func TestSendGivesUpClearly(t *testing.T) {
-	api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+	api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = io.WriteString(w, `{"error":"maintenance"}`)
 	})
@@ -118,7 +119,7 @@ func TestSendHonoursContext(t *testing.T) {
 	t.Run("cancelled during an attempt", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 			cancel()
 			<-r.Context().Done()
 		})
@@ -130,11 +131,11 @@ func TestSendHonoursContext(t *testing.T) {
 	t.Run("cancelled after a failed attempt", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = io.WriteString(w, `{"error":"down"}`)
 		})
-		c := hardClient(t, inngest.ClientOpts{Mode: inngest.ModeCloud, SigningKey: hardKey, EventKey: hardEventKey, EventAPIBaseURL: api.URL,
+		c := testClient(t, inngest.ClientOpts{Mode: inngest.ModeCloud, SigningKey: hardKey, EventKey: hardEventKey, EventAPIBaseURL: api.URL,
 			HTTPClient: &http.Client{Transport: cancelAfter{next: api.Client().Transport, cancel: cancel}}})
 		_, err := c.Send(ctx, twoEvents...)
 		require.Error(t, err)
@@ -144,7 +145,7 @@ func TestSendHonoursContext(t *testing.T) {
 	t.Run("deadline while waiting for the answer", func(t *testing.T) {
 		release := make(chan struct{})
 		defer close(release)
-		api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 			select {
 			case <-r.Context().Done():
 			case <-release:
@@ -171,15 +172,15 @@ func syncVia(t *testing.T, c *inngest.Client, ctx context.Context, signed bool) 
 	return serve(c.Serve(), req)
 }
 
-func registerClient(t *testing.T, api *fakeAPI, mode inngest.Mode, fallback string) *inngest.Client {
+func registerClient(t *testing.T, api *testkit.FakeAPI, mode inngest.Mode, fallback string) *inngest.Client {
 	t.Helper()
-	c := hardClient(t, inngest.ClientOpts{Mode: mode, SigningKey: hardKey, SigningKeyFallback: fallback, APIBaseURL: api.URL})
+	c := testClient(t, inngest.ClientOpts{Mode: mode, SigningKey: hardKey, SigningKeyFallback: fallback, APIBaseURL: api.URL})
 	hardFunctions(t, c)
 	return c
 }
 
 func TestRegisterRetriesServerAndNetworkErrors(t *testing.T) {
-	api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+	api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		switch n {
 		case 1:
 			w.WriteHeader(http.StatusInternalServerError)
@@ -196,16 +197,16 @@ func TestRegisterRetriesServerAndNetworkErrors(t *testing.T) {
 	rec := syncVia(t, registerClient(t, api, inngest.ModeDev, ""), context.Background(), false)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.JSONEq(t, `{"message":"Successfully synced.","modified":true}`, rec.Body.String())
-	reqs := api.requests()
+	reqs := api.Requests()
 	require.Len(t, reqs, 3)
 	for i, r := range reqs {
 		assert.Equal(t, "/fn/register", r.URL.Path)
-		assert.Equal(t, string(api.bodies[0]), string(api.bodies[i]), "every attempt registers the same payload")
+		assert.Equal(t, string(api.Requests()[0].Body), string(api.Requests()[i].Body), "every attempt registers the same payload")
 	}
 }
 
 func TestRegisterGivesUpClearly(t *testing.T) {
-	api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+	api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadGateway)
 		_, _ = io.WriteString(w, `{"error":"upstream gone"}`)
 	})
@@ -219,31 +220,31 @@ func TestRegisterGivesUpClearly(t *testing.T) {
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &reply))
 	assert.Contains(t, reply.Message, "/fn/register answered 502: upstream gone")
 	assert.Contains(t, reply.Message, "gave up after 3 attempts")
-	assert.EqualValues(t, 3, api.calls.Load())
+	assert.EqualValues(t, 3, api.Calls())
 }
 
 func TestRegisterNeverRetriesClientErrors(t *testing.T) {
-	api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+	api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		_, _ = io.WriteString(w, `{"error":"Expected server kind dev, got cloud"}`)
 	})
 	rec := syncVia(t, registerClient(t, api, inngest.ModeDev, ""), context.Background(), false)
 	require.Equal(t, http.StatusInternalServerError, rec.Code)
 	assert.Contains(t, rec.Body.String(), "Expected server kind dev, got cloud")
-	assert.EqualValues(t, 1, api.calls.Load())
+	assert.EqualValues(t, 1, api.Calls())
 }
 
 func TestRegisterHonoursTheRequestContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+	api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		cancel() // the dev server hung up while we were registering
 		<-r.Context().Done()
 	})
 	rec := syncVia(t, registerClient(t, api, inngest.ModeDev, ""), ctx, false)
 	require.Equal(t, http.StatusInternalServerError, rec.Code)
 	assert.Contains(t, rec.Body.String(), "context canceled")
-	assert.EqualValues(t, 1, api.calls.Load())
+	assert.EqualValues(t, 1, api.Calls())
 }
 
 // TestRegisterFallsBackToTheFallbackKey: a refused signing key (401 or
@@ -285,7 +286,7 @@ func TestRegisterFallsBackToTheFallbackKey(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+			api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 				status := tc.answer(n, r.Header.Get("Authorization"))
 				w.WriteHeader(status)
 				if status == 200 {
@@ -297,7 +298,7 @@ func TestRegisterFallsBackToTheFallbackKey(t *testing.T) {
 			rec := syncVia(t, registerClient(t, api, inngest.ModeCloud, tc.fallback), context.Background(), true)
 			require.Equal(t, tc.status, rec.Code, rec.Body.String())
 			var auths []string
-			for _, r := range api.requests() {
+			for _, r := range api.Requests() {
 				auths = append(auths, r.Header.Get("Authorization"))
 			}
 			assert.Equal(t, tc.auths, auths)
@@ -314,7 +315,7 @@ func TestRegisterFallsBackToTheFallbackKey(t *testing.T) {
 // fails the attempt with the API's reason.
 func TestLoadingStateFromTheAPI(t *testing.T) {
 	t.Run("retried", func(t *testing.T) {
-		api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 			if n == 1 {
 				w.WriteHeader(http.StatusInternalServerError)
 				return
@@ -330,14 +331,14 @@ func TestLoadingStateFromTheAPI(t *testing.T) {
 		require.Len(t, ops, 1)
 		assert.JSONEq(t, `5`, string(ops[0].Data), "the event came from the API")
 		var paths []string
-		for _, r := range api.requests() {
+		for _, r := range api.Requests() {
 			paths = append(paths, r.URL.Path)
 			assert.Equal(t, "Bearer signkey-prod-"+bearerHex(hardKey), r.Header.Get("Authorization"))
 		}
 		assert.Equal(t, []string{"/v0/runs/01HARDRUN/batch", "/v0/runs/01HARDRUN/batch", "/v0/runs/01HARDRUN/actions"}, paths)
 	})
 	t.Run("gone", func(t *testing.T) {
-		api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 			if strings.HasSuffix(r.URL.Path, "/actions") {
 				w.WriteHeader(http.StatusGone)
 				_, _ = io.WriteString(w, `{"error":"runtime state is no longer available"}`)
@@ -351,7 +352,7 @@ func TestLoadingStateFromTheAPI(t *testing.T) {
 		require.Equal(t, http.StatusInternalServerError, rec.Code)
 		requireWellFormed(t, rec)
 		assert.Contains(t, rec.Body.String(), "runtime state is no longer available")
-		assert.EqualValues(t, 2, api.calls.Load(), "a 410 is not retried")
+		assert.EqualValues(t, 2, api.Calls(), "a 410 is not retried")
 	})
 }
 

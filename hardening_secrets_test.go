@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/go-inngest/inngest/internal/wire"
 )
 
@@ -66,8 +66,8 @@ func requireNoSecrets(tb testing.TB, text string, hashed bool) {
 // introspection body: details (with key hashes, never keys) only for a
 // valid signature in cloud mode.
 func TestIntrospectionDetailsOnlyForValidSignature(t *testing.T) {
-	cloud := hardClient(t, inngest.ClientOpts{Mode: inngest.ModeCloud, SigningKey: hardKey, SigningKeyFallback: hardKeyFB, EventKey: hardEventKey})
-	dev := hardClient(t, inngest.ClientOpts{Mode: inngest.ModeDev, SigningKey: hardKey, SigningKeyFallback: hardKeyFB, EventKey: hardEventKey})
+	cloud := testClient(t, inngest.ClientOpts{Mode: inngest.ModeCloud, SigningKey: hardKey, SigningKeyFallback: hardKeyFB, EventKey: hardEventKey})
+	dev := testClient(t, inngest.ClientOpts{Mode: inngest.ModeDev, SigningKey: hardKey, SigningKeyFallback: hardKeyFB, EventKey: hardEventKey})
 	now := time.Now()
 	cases := []struct {
 		name   string
@@ -118,12 +118,12 @@ func TestIntrospectionDetailsOnlyForValidSignature(t *testing.T) {
 // fails, with keys configured, and looks for key material in the log,
 // the answers and the errors.
 func TestSecretsStayOutOfLogsErrorsAndBodies(t *testing.T) {
-	log, logs := hardLogger()
-	api := newFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+	log, logs := testkit.RecordingLogger()
+	api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		_, _ = io.WriteString(w, `{"error":"refused"}`)
 	})
-	c := hardClient(t, inngest.ClientOpts{
+	c := testClient(t, inngest.ClientOpts{
 		Mode: inngest.ModeCloud, SigningKey: hardKey, SigningKeyFallback: hardKeyFB, EventKey: hardEventKey,
 		APIBaseURL: api.URL, EventAPIBaseURL: api.URL, AllowInBandSync: true, Logger: log,
 		HTTPClient: &http.Client{Transport: failingEventTransport{api.Client().Transport}},
@@ -214,8 +214,8 @@ func (f failingEventTransport) RoundTrip(r *http.Request) (*http.Response, error
 // TestSendErrorHidesEventKey: the event key is part of the send URL,
 // which net/http puts into its errors.
 func TestSendErrorHidesEventKey(t *testing.T) {
-	log, logs := hardLogger()
-	c := hardClient(t, inngest.ClientOpts{
+	log, logs := testkit.RecordingLogger()
+	c := testClient(t, inngest.ClientOpts{
 		Mode: inngest.ModeCloud, SigningKey: hardKey, EventKey: hardEventKey, EventAPIBaseURL: "http://127.0.0.1:1",
 		Logger: log, HTTPClient: &http.Client{Transport: failingEventTransport{http.DefaultTransport}},
 	})
@@ -231,7 +231,7 @@ func TestSendErrorHidesEventKey(t *testing.T) {
 // answered in-band only when the option allows it and, in cloud mode,
 // the request is signed.
 func TestInBandSyncOnlyWhenAllowedAndSigned(t *testing.T) {
-	api := newFakeAPI(t, okAPI)
+	api := testkit.NewFakeAPI(t, okAPI)
 	body := []byte(`{"url":"https://app.example.com/api/inngest"}`)
 	cases := []struct {
 		name    string
@@ -255,13 +255,13 @@ func TestInBandSyncOnlyWhenAllowedAndSigned(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := tc.opts
 			opts.SigningKey, opts.SigningKeyFallback, opts.EventKey, opts.APIBaseURL = hardKey, hardKeyFB, hardEventKey, api.URL
-			hardEnv(t)
+			testkit.IsolateEnv(t)
 			t.Setenv("INNGEST_ALLOW_IN_BAND_SYNC", tc.env)
-			opts.AppID, opts.Logger = hardApp, slog.New(slog.DiscardHandler)
+			opts.AppID, opts.Logger = hardApp, testkit.QuietLogger()
 			c, err := inngest.NewClient(opts)
 			require.NoError(t, err)
 			hardFunctions(t, c)
-			before := api.calls.Load()
+			before := api.Calls()
 			req := hardReq(t, http.MethodPut, "/api/inngest", body, tc.key)
 			req.Header.Set("X-Inngest-Sync-Kind", "in_band")
 			rec := serve(c.Serve(), req)
@@ -273,17 +273,17 @@ func TestInBandSyncOnlyWhenAllowedAndSigned(t *testing.T) {
 			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &m))
 			switch tc.kind {
 			case "in_band":
-				assert.Equal(t, before, api.calls.Load(), "an in-band sync does not call the API")
+				assert.Equal(t, before, api.Calls(), "an in-band sync does not call the API")
 				assert.Equal(t, "https://app.example.com/api/inngest", m["url"])
 				assert.Len(t, m["functions"], 3)
 				insp, _ := m["inspection"].(map[string]any)
 				_, hasHash := insp["signing_key_hash"]
 				assert.Equal(t, tc.details, hasHash, "key hashes only for a verified request")
 			case "out_of_band":
-				assert.Equal(t, before+1, api.calls.Load(), "an out-of-band sync registers through the API")
+				assert.Equal(t, before+1, api.Calls(), "an out-of-band sync registers through the API")
 				assert.Equal(t, "Successfully synced.", m["message"])
 			default:
-				assert.Equal(t, before, api.calls.Load())
+				assert.Equal(t, before, api.Calls())
 				assert.NotContains(t, rec.Body.String(), "functions")
 			}
 		})

@@ -27,3 +27,12 @@ const (
 	// depending on the plan; it answers 400 then.)
 	MaxEventSize = 3 << 20
 )
+
+// Limits the server enforces, checked at CreateFunction.
+const (
+	MaxRetries       = 20
+	maxTriggers      = 10
+	maxConcurrency   = 2
+	maxCancellations = 5
+	maxPriority      = 600
+)

@@ -5,7 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 
-	"github.com/go-inngest/inngest/internal/run"
+	"github.com/go-inngest/inngest/internal/replay"
 	"github.com/go-inngest/inngest/internal/wire"
 )
 
@@ -153,7 +153,7 @@ func (ch chain) afterExecution(ctx context.Context, call *Call) {
 
 // transformOutput lets the middleware change the function's result or
 // error, or the data of the one step the call ran.
-func (ch chain) transformOutput(ctx context.Context, call *Call, out *run.Outcome) {
+func (ch chain) transformOutput(ctx context.Context, call *Call, out *replay.Outcome) {
 	o := &Output{Result: out.Value, Err: out.Err}
 	stepOp := -1
 	for i, op := range out.Ops {

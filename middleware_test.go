@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/go-inngest/inngest/step"
 )
 
@@ -178,7 +178,7 @@ func TestMiddlewareTransforms(t *testing.T) {
 	defer api.Close()
 	var sent []string
 	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev, BaseURL: api.URL,
-		Middleware: []inngest.Middleware{transformMW{sent: &sent}}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Middleware: []inngest.Middleware{transformMW{sent: &sent}}, Logger: testkit.QuietLogger()})
 	require.NoError(t, err)
 	var seenCtx, seenMemo string
 	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "mw", Retries: inngest.Ptr(2)}, inngest.EventTrigger("a/b", nil),
@@ -236,7 +236,7 @@ type panicMW struct{ inngest.BaseMiddleware }
 func (panicMW) BeforeResponse(context.Context, *inngest.Call) { panic("middleware bug") }
 
 func TestMiddlewarePanicFailsTheCallNotTheServer(t *testing.T) {
-	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev, Logger: testkit.QuietLogger()})
 	require.NoError(t, err)
 	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "mw", Middleware: []inngest.Middleware{panicMW{}}}, inngest.EventTrigger("a/b", nil),
 		func(ctx context.Context, in inngest.Input[map[string]int]) (any, error) { return 1, nil })

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -18,7 +19,7 @@ import (
 // Its handler answers every request with a 500 that says so, and never
 // panics; so do the methods that can fail.
 func TestNilClient(t *testing.T) {
-	protoIsolateEnv(t)
+	testkit.IsolateEnv(t)
 	client, err := inngest.NewClient(inngest.ClientOpts{AppID: "billing"}) // cloud mode, no signing key
 	require.Error(t, err)
 	require.Nil(t, client)
@@ -27,7 +28,7 @@ func TestNilClient(t *testing.T) {
 		"check the error NewClient returns (it says what is missing, for example a signing key)"
 	// Serve logs the mistake once, at start-up, with the default logger:
 	// a nil Client has no other.
-	logger, logs := protoLogger()
+	logger, logs := testkit.RecordingLogger()
 	prev := slog.Default()
 	slog.SetDefault(logger)
 	h := client.Serve()

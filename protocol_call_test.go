@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/go-inngest/inngest"
-	"github.com/go-inngest/inngest/internal/wiretest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -91,7 +91,7 @@ type protoCaptureCtx struct {
 }
 
 func TestCallCaptures(t *testing.T) {
-	c := protoClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev})
+	c := testClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev})
 	rec := protoDemoApp(t, c)
 	h := c.Serve()
 	for _, tc := range protoCaptures {
@@ -117,7 +117,7 @@ func TestCallCaptures(t *testing.T) {
 // Replaying the same request must give the same answer: the protocol
 // relies on it to re-run a function over its memoized steps.
 func TestCallDeterministic(t *testing.T) {
-	c := protoClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev})
+	c := testClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev})
 	protoDemoApp(t, c)
 	h := c.Serve()
 	for _, tc := range protoCaptures {
@@ -135,7 +135,7 @@ func TestCallDeterministic(t *testing.T) {
 }
 
 func TestCallSignedCloud(t *testing.T) {
-	c := protoClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeCloud, SigningKey: protoKey, SigningKeyFallback: protoFallbackKey})
+	c := testClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeCloud, SigningKey: protoKey, SigningKeyFallback: protoFallbackKey})
 	rec := protoDemoApp(t, c)
 	h := c.Serve()
 	body := protoFile(t, "calls/steps-1.json")
@@ -194,7 +194,7 @@ func TestCallUseAPI(t *testing.T) {
 	target := "/api/inngest?" + protoQuery("big")
 	s3 := protoWant{206, protoNoRetry(""), `[{"id":"dd33a084ba223dd231b0aa962f77a5920017bc8b","op":"StepRun","name":"s3","displayName":"s3","data":5000000,"timing":"<timing>","userland":{"id":"s3"}}]`}
 	fallbackBearer := "Bearer signkey-prod-" + protoSHA256(protoHex(t, "abcdef0123456789"))
-	state := func(r protoAPIRequest) (int, string) {
+	state := func(r testkit.APIRequest) (int, string) {
 		switch r.Path {
 		case "/v0/runs/" + protoBigRunID + "/batch":
 			return 200, protoBigBatch
@@ -205,18 +205,18 @@ func TestCallUseAPI(t *testing.T) {
 	}
 
 	t.Run("primary key", func(t *testing.T) {
-		api := newProtoAPI(t, func(r protoAPIRequest) (int, string) {
+		api := testkit.NewFakeAPI(t, testkit.Replying(func(r testkit.APIRequest) (int, string) {
 			if r.Header.Get("Authorization") != "Bearer "+protoKeyBearer {
 				return 401, `{"error":"unauthorized"}`
 			}
 			return state(r)
-		})
-		c := protoClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeCloud, SigningKey: protoKey, APIBaseURL: api.URL})
+		}))
+		c := testClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeCloud, SigningKey: protoKey, APIBaseURL: api.URL})
 		rec := protoDemoApp(t, c)
 		res := protoServe(t, c.Serve(), http.MethodPost, target, body, protoSigned(t, protoKey, body))
 		protoAssert(t, res, s3)
 
-		reqs := api.requests()
+		reqs := api.Requests()
 		require.Len(t, reqs, 2)
 		for i, path := range []string{"/v0/runs/" + protoBigRunID + "/batch", "/v0/runs/" + protoBigRunID + "/actions"} {
 			assert.Equal(t, http.MethodGet, reqs[i].Method)
@@ -230,18 +230,18 @@ func TestCallUseAPI(t *testing.T) {
 	})
 
 	t.Run("fallback key", func(t *testing.T) {
-		api := newProtoAPI(t, func(r protoAPIRequest) (int, string) {
+		api := testkit.NewFakeAPI(t, testkit.Replying(func(r testkit.APIRequest) (int, string) {
 			if r.Header.Get("Authorization") != fallbackBearer {
 				return 401, `{"error":"unauthorized"}`
 			}
 			return state(r)
-		})
-		c := protoClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeCloud, SigningKey: protoKey, SigningKeyFallback: protoFallbackKey, APIBaseURL: api.URL})
+		}))
+		c := testClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeCloud, SigningKey: protoKey, SigningKeyFallback: protoFallbackKey, APIBaseURL: api.URL})
 		protoDemoApp(t, c)
 		res := protoServe(t, c.Serve(), http.MethodPost, target, body, protoSigned(t, protoKey, body))
 		protoAssert(t, res, s3)
 		var auths []string
-		for _, r := range api.requests() {
+		for _, r := range api.Requests() {
 			auths = append(auths, r.Path+" "+r.Header.Get("Authorization"))
 		}
 		batch, actions := "/v0/runs/"+protoBigRunID+"/batch ", "/v0/runs/"+protoBigRunID+"/actions "
@@ -252,10 +252,10 @@ func TestCallUseAPI(t *testing.T) {
 	})
 
 	t.Run("state gone", func(t *testing.T) {
-		api := newProtoAPI(t, func(r protoAPIRequest) (int, string) {
+		api := testkit.NewFakeAPI(t, testkit.Replying(func(r testkit.APIRequest) (int, string) {
 			return 410, `{"error":"runtime state is no longer available"}`
-		})
-		c := protoClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeCloud, SigningKey: protoKey, APIBaseURL: api.URL})
+		}))
+		c := testClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeCloud, SigningKey: protoKey, APIBaseURL: api.URL})
 		rec := protoDemoApp(t, c)
 		res := protoServe(t, c.Serve(), http.MethodPost, target, body, protoSigned(t, protoKey, body))
 		protoAssert(t, res, protoWant{500, protoNoRetry("false"),
@@ -265,7 +265,7 @@ func TestCallUseAPI(t *testing.T) {
 }
 
 func TestCallRefused(t *testing.T) {
-	c := protoClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev})
+	c := testClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev})
 	rec := protoDemoApp(t, c)
 	h := c.Serve()
 	steps1 := protoFile(t, "calls/steps-1.json")
@@ -312,7 +312,7 @@ func TestCallRefused(t *testing.T) {
 			`{"error":"method DELETE is not allowed; Inngest uses GET, POST and PUT"}`})
 	})
 	t.Run("body too large", func(t *testing.T) {
-		small := protoClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev, MaxBodySize: 100})
+		small := testClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev, MaxBodySize: 100})
 		srec := protoDemoApp(t, small)
 		res := protoServe(t, small.Serve(), http.MethodPost, "/api/inngest?"+protoQuery("steps"), steps1, nil)
 		protoAssert(t, res, protoWant{413, protoNoRetry(""),
@@ -327,7 +327,7 @@ func TestCallRefused(t *testing.T) {
 // A panic in user code fails the request with a retriable 500 that
 // carries the stack, and the server goes on serving.
 func TestCallPanic(t *testing.T) {
-	c := protoClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev})
+	c := testClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev})
 	protoDemoApp(t, c)
 	srv := httptest.NewServer(c.Serve())
 	t.Cleanup(srv.Close)
@@ -358,5 +358,5 @@ func TestCallPanic(t *testing.T) {
 
 	resp, b = post("steps")
 	assert.Equal(t, 206, resp.StatusCode)
-	assert.Equal(t, `[{"id":"86f7e437faa5a7fce15d1ddcb9eaeaea377667b8","op":"StepRun","name":"a","displayName":"a","data":{"n":1},"timing":"<timing>","userland":{"id":"a"}}]`, wiretest.Timings(t, string(b)))
+	assert.Equal(t, `[{"id":"86f7e437faa5a7fce15d1ddcb9eaeaea377667b8","op":"StepRun","name":"a","displayName":"a","data":{"n":1},"timing":"<timing>","userland":{"id":"a"}}]`, testkit.Timings(t, string(b)))
 }

@@ -6,18 +6,16 @@ import (
 	"encoding/hex"
 	"flag"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/go-inngest/inngest"
-	"github.com/go-inngest/inngest/internal/wiretest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -37,36 +35,20 @@ const (
 	protoSDKHeader   = "go-inngest:v" + inngest.Version
 )
 
-// inngestEnv lists every environment variable the client reads. Tests
-// blank them all so that the environment of whoever runs the tests cannot
-// change the results.
-var protoEnvVars = []string{
-	"INNGEST_SIGNING_KEY", "INNGEST_SIGNING_KEY_FALLBACK", "INNGEST_EVENT_KEY", "INNGEST_ENV",
-	"INNGEST_DEV", "INNGEST_BASE_URL", "INNGEST_API_BASE_URL", "INNGEST_EVENT_API_BASE_URL",
-	"INNGEST_SERVE_ORIGIN", "INNGEST_SERVE_PATH", "INNGEST_SERVE_HOST", "INNGEST_ALLOW_IN_BAND_SYNC", "INNGEST_ALLOW_UNSIGNED_SYNC",
-	"VERCEL", "NETLIFY", "CF_PAGES", "RENDER", "RAILWAY_ENVIRONMENT", "RAILWAY_PROJECT_ID", "FLY_APP_NAME",
-}
-
-func protoIsolateEnv(t *testing.T) {
-	t.Helper()
-	for _, k := range protoEnvVars {
-		t.Setenv(k, "")
+// testClient isolates the environment and creates a client from opts
+// (app "hard" unless opts names one), with logs dropped unless opts sets
+// a logger.
+func testClient(tb testing.TB, opts inngest.ClientOpts) *inngest.Client {
+	tb.Helper()
+	testkit.IsolateEnv(tb)
+	if opts.AppID == "" {
+		opts.AppID = hardApp
 	}
-}
-
-// quietLogger drops the SDK's logs.
-func protoQuietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
-
-// newClient isolates the environment and creates a client from opts,
-// with logs dropped unless opts sets a logger.
-func protoClient(t *testing.T, opts inngest.ClientOpts) *inngest.Client {
-	t.Helper()
-	protoIsolateEnv(t)
 	if opts.Logger == nil {
-		opts.Logger = protoQuietLogger()
+		opts.Logger = testkit.QuietLogger()
 	}
 	c, err := inngest.NewClient(opts)
-	require.NoError(t, err)
+	require.NoError(tb, err)
 	return c
 }
 
@@ -91,11 +73,11 @@ func protoServe(t *testing.T, h http.Handler, method, target string, body []byte
 }
 
 // checkTimings checks the timings in rec's body against the clock and
-// replaces each with wiretest.Timing, so that the body can be compared
+// replaces each with testkit.Timing, so that the body can be compared
 // byte for byte.
 func checkTimings(t testing.TB, rec *httptest.ResponseRecorder) {
 	t.Helper()
-	rec.Body = bytes.NewBufferString(wiretest.Timings(t, rec.Body.String()))
+	rec.Body = bytes.NewBufferString(testkit.Timings(t, rec.Body.String()))
 }
 
 // signed returns the headers of a request signed with key, now.
@@ -104,11 +86,9 @@ func protoSigned(t *testing.T, key string, body []byte) http.Header {
 	return protoSignedAt(t, key, time.Now(), body)
 }
 
-func protoSignedAt(t *testing.T, key string, at time.Time, body []byte) http.Header {
+func protoSignedAt(t testing.TB, key string, at time.Time, body []byte) http.Header {
 	t.Helper()
-	sig, err := inngest.Sign(key, at, body)
-	require.NoError(t, err)
-	return http.Header{"X-Inngest-Signature": {sig}}
+	return http.Header{"X-Inngest-Signature": {sign(t, key, at, body)}}
 }
 
 // want is an expected response. Headers lists protocol headers that must
@@ -179,46 +159,6 @@ func protoGolden(t *testing.T, name string, got []byte) {
 	assert.Equal(t, string(wantBytes), string(got), "golden file %s (rerun with -update-protocol to rewrite it, then review it)", path)
 }
 
-// apiRequest is a request received by fakeAPI.
-type protoAPIRequest struct {
-	Method, Path, RawQuery string
-	Header                 http.Header
-	Body                   []byte
-}
-
-// fakeAPI is an Inngest API stand-in that records every request and
-// answers with reply.
-type protoAPI struct {
-	*httptest.Server
-	mu    sync.Mutex
-	reqs  []protoAPIRequest
-	reply func(r protoAPIRequest) (int, string)
-}
-
-func newProtoAPI(t *testing.T, reply func(r protoAPIRequest) (int, string)) *protoAPI {
-	t.Helper()
-	f := &protoAPI{reply: reply}
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		req := protoAPIRequest{Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(), Body: body}
-		f.mu.Lock()
-		f.reqs = append(f.reqs, req)
-		f.mu.Unlock()
-		status, out := f.reply(req)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(status)
-		_, _ = io.WriteString(w, out)
-	}))
-	t.Cleanup(f.Close)
-	return f
-}
-
-func (f *protoAPI) requests() []protoAPIRequest {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]protoAPIRequest(nil), f.reqs...)
-}
-
 func protoHex(t *testing.T, s string) []byte {
 	t.Helper()
 	b, err := hex.DecodeString(s)
@@ -229,28 +169,4 @@ func protoHex(t *testing.T, s string) []byte {
 func protoSHA256(b []byte) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// protoLogBuffer collects log output; loggers write to it concurrently.
-type protoLogBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *protoLogBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *protoLogBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// protoLogger returns a logger writing every level to the returned buffer.
-func protoLogger() (*slog.Logger, *protoLogBuffer) {
-	buf := &protoLogBuffer{}
-	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -16,7 +17,7 @@ import (
 // reports, and the demo app's nine functions.
 func introspectionCloud(t *testing.T) *inngest.Client {
 	t.Helper()
-	c := protoClient(t, inngest.ClientOpts{
+	c := testClient(t, inngest.ClientOpts{
 		AppID: "demo", Mode: inngest.ModeCloud,
 		SigningKey: protoKey, SigningKeyFallback: protoFallbackKey, EventKey: protoEventKey, Env: "staging",
 		APIBaseURL: "https://api.example.com", EventAPIBaseURL: "https://events.example.com",
@@ -39,7 +40,7 @@ const (
 )
 
 func TestIntrospectionDev(t *testing.T) {
-	c := protoClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev})
+	c := testClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev})
 	protoDemoApp(t, c)
 	body := `{"authentication_succeeded":null,"function_count":9,"has_event_key":false,"has_signing_key":false,"has_signing_key_fallback":false,"mode":"dev","schema_version":"2024-05-24"}`
 	protoAssert(t, protoServe(t, c.Serve(), http.MethodGet, "/api/inngest", nil, nil), protoWant{200, nil, body})
@@ -91,15 +92,15 @@ func TestTrustProbe(t *testing.T) {
 	res := protoServe(t, h, http.MethodPost, "/api/inngest?probe=trust", []byte(`{}`), nil)
 	protoAssert(t, res, protoWant{401, map[string]string{"X-Inngest-Signature": ""}, `{"error":"inngest: the request has no X-Inngest-Signature header"}`})
 
-	dev := protoClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev})
+	dev := testClient(t, inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev})
 	res = protoServe(t, dev.Serve(), http.MethodPost, "/api/inngest?probe=trust", []byte(`{}`), nil)
 	protoAssert(t, res, protoWant{200, map[string]string{"X-Inngest-Signature": ""}, `{}`})
 }
 
 // No answer, to anyone, ever shows a signing key or the event key.
 func TestNoKeyInAnyAnswer(t *testing.T) {
-	api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 401, `{"error":"unauthorized"}` })
-	c := protoClient(t, inngest.ClientOpts{
+	api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 401, `{"error":"unauthorized"}` }))
+	c := testClient(t, inngest.ClientOpts{
 		AppID: "demo", Mode: inngest.ModeCloud, AllowInBandSync: true,
 		SigningKey: protoKey, SigningKeyFallback: protoFallbackKey, EventKey: protoEventKey, Env: "staging",
 		APIBaseURL: api.URL,

@@ -97,7 +97,7 @@ func TestCreateFunctionValidation(t *testing.T) {
 		{"singleton mode", inngest.FunctionOpts{ID: "f", Singleton: &inngest.Singleton{Key: "event.data.id"}}, ev, "FunctionOpts.Singleton.Mode", `"skip" or "cancel"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := protoClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})
+			c := testClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})
 			fn, err := inngest.CreateFunction(c, tc.opts, tc.trig, validateNoop)
 			require.Error(t, err)
 			assert.Nil(t, fn)
@@ -139,7 +139,7 @@ func TestCreateFunctionValidEdges(t *testing.T) {
 		{"two concurrency limits", inngest.FunctionOpts{Concurrency: []inngest.Concurrency{{Limit: 1}, {Limit: 2, Key: "event.data.id", Scope: inngest.ScopeFunction}}}, ev},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := protoClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})
+			c := testClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})
 			tc.opts.ID = "f"
 			fn, err := inngest.CreateFunction(c, tc.opts, tc.trig, validateNoop)
 			require.NoError(t, err)
@@ -156,12 +156,12 @@ func TestCreateFunctionRegistration(t *testing.T) {
 		assert.ErrorContains(t, err, "CreateFunction: the *inngest.Client is nil: inngest.NewClient returned an error that was not checked")
 	})
 	t.Run("nil body", func(t *testing.T) {
-		c := protoClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})
+		c := testClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})
 		_, err := inngest.CreateFunction[map[string]any](c, inngest.FunctionOpts{ID: "f"}, ev, nil)
 		assert.ErrorContains(t, err, `CreateFunction "f": the function body is nil`)
 	})
 	t.Run("duplicate ID", func(t *testing.T) {
-		c := protoClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})
+		c := testClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})
 		_, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: "f"}, ev, validateNoop)
 		require.NoError(t, err)
 		_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "f", Name: "Other"}, inngest.CronTrigger("0 * * * *"), validateNoop)
@@ -170,7 +170,7 @@ func TestCreateFunctionRegistration(t *testing.T) {
 		assert.Contains(t, err.Error(), `"f" is already used in app "app"`)
 	})
 	t.Run("ID taken by a companion", func(t *testing.T) {
-		c := protoClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})
+		c := testClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})
 		_, err := inngest.CreateFunction(c, inngest.FunctionOpts{
 			ID:        "f",
 			OnFailure: inngest.OnFailure(func(ctx context.Context, f inngest.Failure[map[string]any]) (any, error) { return nil, nil }),
@@ -182,7 +182,7 @@ func TestCreateFunctionRegistration(t *testing.T) {
 		assert.Contains(t, err.Error(), `"app-f-failure"`)
 	})
 	t.Run("companion would take an ID", func(t *testing.T) {
-		c := protoClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})
+		c := testClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})
 		_, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: "f-cancel"}, ev, validateNoop)
 		require.NoError(t, err)
 		_, err = inngest.CreateFunction(c, inngest.FunctionOpts{
@@ -196,7 +196,7 @@ func TestCreateFunctionRegistration(t *testing.T) {
 		assert.Contains(t, res.Body.String(), `"function_count":1`)
 	})
 	t.Run("failure handler of another event type", func(t *testing.T) {
-		c := protoClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})
+		c := testClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})
 		_, err := inngest.CreateFunction(c, inngest.FunctionOpts{
 			ID:        "f",
 			OnFailure: inngest.OnFailure(func(ctx context.Context, f inngest.Failure[string]) (any, error) { return nil, nil }),
@@ -205,7 +205,7 @@ func TestCreateFunctionRegistration(t *testing.T) {
 		assert.Contains(t, err.Error(), `CreateFunction "f": OnFailure`)
 	})
 	t.Run("names", func(t *testing.T) {
-		c := protoClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})
+		c := testClient(t, inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev})
 		f, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: "f"}, ev, validateNoop)
 		require.NoError(t, err)
 		assert.Equal(t, "f", f.ID())

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -48,7 +49,7 @@ func (l *levelLog) take() (debug, loud []string) {
 // logs one line, at warn level or above, with the hint that the dev
 // server is not running; its retries are logged at debug level.
 func TestDevServerDownIsOneLinePerOperation(t *testing.T) {
-	protoIsolateEnv(t)
+	testkit.IsolateEnv(t)
 	url := unusedPortURL(t)
 	t.Setenv("INNGEST_DEV", url)
 	logs := &levelLog{}

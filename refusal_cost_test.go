@@ -69,7 +69,7 @@ func TestRefusingCostsLittleCPU(t *testing.T) {
 	if testing.Short() {
 		t.Skip("measures CPU time")
 	}
-	c := hardClient(t, inngest.ClientOpts{Mode: inngest.ModeCloud, SigningKey: hardKey, SigningKeyFallback: hardKeyFB})
+	c := testClient(t, inngest.ClientOpts{Mode: inngest.ModeCloud, SigningKey: hardKey, SigningKeyFallback: hardKeyFB})
 	hardFunctions(t, c)
 	h := c.Serve()
 	big := manyKeys(1<<20 - 64)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -20,7 +21,7 @@ import (
 // a fake Inngest API that records what the sync registers.
 type routed struct {
 	srv *httptest.Server
-	api *protoAPI
+	api *testkit.FakeAPI
 	c   *inngest.Client
 	tls bool
 }
@@ -29,9 +30,9 @@ type routed struct {
 // mount on a real server (TLS and HTTP/2 when tls is set).
 func newRouted(t *testing.T, opts inngest.ClientOpts, tls bool, mount func(h http.Handler) http.Handler) *routed {
 	t.Helper()
-	api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 200, syncOK })
+	api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 200, syncOK }))
 	opts.AppID, opts.Mode, opts.SigningKey, opts.APIBaseURL = "shop", inngest.ModeCloud, protoKey, api.URL
-	c := protoClient(t, opts)
+	c := testClient(t, opts)
 	_, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: "greet"}, inngest.EventTrigger("shop/greet", nil),
 		func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) { return "hello", nil })
 	require.NoError(t, err)
@@ -73,7 +74,7 @@ func (a *routed) syncAndCall(t *testing.T, path string) {
 	t.Helper()
 	resp, body := a.do(t, http.MethodPut, a.srv.URL+path, []byte(`{"url":"`+a.srv.URL+path+`"}`))
 	require.Equal(t, http.StatusOK, resp.StatusCode, body)
-	reqs := a.api.requests()
+	reqs := a.api.Requests()
 	require.NotEmpty(t, reqs)
 	var reg struct {
 		URL       string `json:"url"`
@@ -165,8 +166,8 @@ func TestSyncBehindStdlibRouters(t *testing.T) {
 // path it registers, is logged at warn level: every such sync, and the
 // first of the other requests. A request on ServePath is not.
 func TestRequestOffServePathIsLogged(t *testing.T) {
-	api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 200, syncOK })
-	logger, logs := protoLogger()
+	api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 200, syncOK }))
+	logger, logs := testkit.RecordingLogger()
 	c := syncCloud(t, api, inngest.ClientOpts{ServePath: "/api/inngest", Logger: logger})
 	h := c.Serve()
 	serveAt := func(method, target string) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -15,7 +14,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/go-inngest/inngest/internal/run"
+	"github.com/go-inngest/inngest/internal/replay"
+	"github.com/go-inngest/inngest/internal/testkit"
 )
 
 func TestULIDMillis(t *testing.T) {
@@ -47,16 +47,16 @@ func TestSendSeedIsStablePerStepAttempt(t *testing.T) {
 		_, _ = io.WriteString(w, `{"ids":["x"],"status":200}`)
 	}))
 	defer api.Close()
-	c, err := NewClient(ClientOpts{AppID: "a", Mode: ModeDev, BaseURL: api.URL, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	c, err := NewClient(ClientOpts{AppID: "a", Mode: ModeDev, BaseURL: api.URL, Logger: testkit.QuietLogger()})
 	require.NoError(t, err)
 	_, err = CreateFunction(c, FunctionOpts{ID: "notify"}, EventTrigger("a/b", nil), func(ctx context.Context, in Input[map[string]any]) (any, error) {
 		// A step's body, as step.Run runs it (step imports this package,
 		// so the test drives the run machinery directly).
-		r, _, err := run.From(ctx)
+		r, _, err := replay.From(ctx)
 		if err != nil {
 			return nil, err
 		}
-		sctx := run.StepContext(ctx, r.Next("send"))
+		sctx := replay.StepContext(ctx, r.Next("send"))
 		for i := 0; i < 2; i++ {
 			if _, err := c.Send(sctx, Event[any]{Name: "a/sent", Data: map[string]int{"i": i}}); err != nil {
 				return nil, err

@@ -36,23 +36,22 @@ func (c *Client) SendSignal(ctx context.Context, signal string, data any) (strin
 	if err != nil {
 		return "", fmt.Errorf("inngest: SendSignal %q: %w", signal, err)
 	}
-	status, rb, err := c.apiDo(ctx, http.MethodPost, "/v1/signals", body, nil)
+	resp, err := c.cfg.api.Do(ctx, http.MethodPost, "/v1/signals", body, nil)
 	if err != nil {
 		c.logFailure(ctx, "SendSignal", err)
 		return "", err
+	}
+	switch {
+	case resp.Status == http.StatusNotFound:
+		return "", fmt.Errorf("%w %q", ErrNoSignalWaiter, signal)
+	case !resp.OK():
+		return "", fmt.Errorf("inngest: SendSignal %q: %s answered %d: %s", signal, c.cfg.apiBase, resp.Status, resp.Message())
 	}
 	var out struct {
 		Data struct {
 			RunID string `json:"run_id"`
 		} `json:"data"`
-		Error string `json:"error"`
 	}
-	_ = json.Unmarshal(rb, &out)
-	switch {
-	case status == http.StatusNotFound:
-		return "", fmt.Errorf("%w %q", ErrNoSignalWaiter, signal)
-	case status < 200 || status > 299:
-		return "", fmt.Errorf("inngest: SendSignal %q: %s answered %d: %s", signal, c.cfg.apiBase, status, errText(out.Error, rb))
-	}
+	_ = json.Unmarshal(resp.Body, &out)
 	return out.Data.RunID, nil
 }

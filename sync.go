@@ -1,214 +1,14 @@
 package inngest
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/go-inngest/inngest/internal/wire"
 )
-
-// registerRequest is the body of POST {api}/fn/register, and the core of
-// an in-band sync response.
-type registerRequest struct {
-	URL          string            `json:"url"`
-	V            string            `json:"v"`
-	DeployType   string            `json:"deployType"`
-	SDK          string            `json:"sdk"`
-	Framework    string            `json:"framework"`
-	AppName      string            `json:"appName"`
-	AppVersion   string            `json:"appVersion,omitempty"`
-	Capabilities map[string]string `json:"capabilities"`
-	Functions    []fnConfig        `json:"functions"`
-}
-
-type fnConfig struct {
-	ID          string                `json:"id"`
-	Name        string                `json:"name"`
-	Triggers    []triggerConfig       `json:"triggers"`
-	Steps       map[string]stepConfig `json:"steps"`
-	Idempotency string                `json:"idempotency,omitempty"`
-	BatchEvents *batchConfig          `json:"batchEvents,omitempty"`
-	Cancel      []cancelConfig        `json:"cancel,omitempty"`
-	RateLimit   *rateLimitConfig      `json:"rateLimit,omitempty"`
-	Throttle    *throttleConfig       `json:"throttle,omitempty"`
-	Debounce    *debounceConfig       `json:"debounce,omitempty"`
-	Priority    *priorityConfig       `json:"priority,omitempty"`
-	Concurrency []Concurrency         `json:"concurrency,omitempty"`
-	Singleton   *singletonConfig      `json:"singleton,omitempty"`
-	Timeouts    *timeoutsConfig       `json:"timeouts,omitempty"`
-}
-
-type triggerConfig struct {
-	Event      string `json:"event,omitempty"`
-	Expression string `json:"expression,omitempty"`
-	Cron       string `json:"cron,omitempty"`
-	Jitter     string `json:"jitter,omitempty"`
-}
-
-type stepConfig struct {
-	ID      string       `json:"id"`
-	Name    string       `json:"name"`
-	Runtime stepRuntime  `json:"runtime"`
-	Retries *stepRetries `json:"retries,omitempty"`
-}
-
-type stepRuntime struct {
-	Type string `json:"type"`
-	URL  string `json:"url"`
-}
-
-type stepRetries struct {
-	Attempts int `json:"attempts"`
-}
-
-type batchConfig struct {
-	MaxSize int    `json:"maxSize"`
-	Timeout string `json:"timeout"`
-	Key     string `json:"key,omitempty"`
-	If      string `json:"if,omitempty"`
-}
-
-type cancelConfig struct {
-	Event   string `json:"event"`
-	If      string `json:"if,omitempty"`
-	Timeout string `json:"timeout,omitempty"`
-}
-
-type rateLimitConfig struct {
-	Limit  int    `json:"limit"`
-	Period string `json:"period"`
-	Key    string `json:"key,omitempty"`
-}
-
-type throttleConfig struct {
-	Limit  int    `json:"limit"`
-	Period string `json:"period"`
-	Burst  int    `json:"burst,omitempty"`
-	Key    string `json:"key,omitempty"`
-}
-
-type debounceConfig struct {
-	Period  string `json:"period"`
-	Key     string `json:"key,omitempty"`
-	Timeout string `json:"timeout,omitempty"`
-}
-
-type priorityConfig struct {
-	Run string `json:"run"`
-}
-
-type singletonConfig struct {
-	Key  string `json:"key,omitempty"`
-	Mode string `json:"mode"`
-}
-
-type timeoutsConfig struct {
-	Start  string `json:"start,omitempty"`
-	Finish string `json:"finish,omitempty"`
-}
-
-func dur(d time.Duration) string {
-	if d == 0 {
-		return ""
-	}
-	return wire.Duration(d, false)
-}
-
-// config returns the function's configuration as sent at sync, with its
-// step URL built on appURL.
-func (f *function) config(appURL string) fnConfig {
-	q := url.Values{"fnId": {f.slug}, "stepId": {"step"}}
-	stepURL := appURL + "?" + q.Encode()
-	if strings.Contains(appURL, "?") {
-		stepURL = appURL + "&" + q.Encode()
-	}
-	fc := fnConfig{
-		ID:   f.slug,
-		Name: f.name,
-		Steps: map[string]stepConfig{"step": {
-			ID: "step", Name: "step",
-			Runtime: stepRuntime{Type: "http", URL: stepURL},
-		}},
-	}
-	if f.retries != nil {
-		s := fc.Steps["step"]
-		s.Retries = &stepRetries{Attempts: *f.retries}
-		fc.Steps["step"] = s
-	}
-	for _, t := range f.triggers {
-		fc.Triggers = append(fc.Triggers, triggerConfig{Event: t.Event, Expression: t.Expression, Cron: t.Cron, Jitter: dur(t.Jitter)})
-	}
-	o := f.opts
-	if o == nil {
-		return fc
-	}
-	fc.Idempotency = o.Idempotency
-	if b := o.BatchEvents; b != nil {
-		fc.BatchEvents = &batchConfig{MaxSize: b.MaxSize, Timeout: dur(b.Timeout), Key: b.Key, If: b.If}
-	}
-	for _, c := range o.Cancel {
-		expr := c.If
-		if c.Match != "" {
-			expr = matchExpr(c.Match)
-		}
-		fc.Cancel = append(fc.Cancel, cancelConfig{Event: c.Event, If: expr, Timeout: dur(c.Timeout)})
-	}
-	if r := o.RateLimit; r != nil {
-		fc.RateLimit = &rateLimitConfig{Limit: r.Limit, Period: dur(r.Period), Key: r.Key}
-	}
-	if t := o.Throttle; t != nil {
-		fc.Throttle = &throttleConfig{Limit: t.Limit, Period: dur(t.Period), Burst: t.Burst, Key: t.Key}
-	}
-	if d := o.Debounce; d != nil {
-		fc.Debounce = &debounceConfig{Period: dur(d.Period), Key: d.Key, Timeout: dur(d.Timeout)}
-	}
-	if p := o.Priority; p != nil {
-		fc.Priority = &priorityConfig{Run: p.Run}
-	}
-	fc.Concurrency = o.Concurrency
-	if s := o.Singleton; s != nil {
-		fc.Singleton = &singletonConfig{Key: s.Key, Mode: string(s.Mode)}
-	}
-	if t := o.Timeouts; t != nil {
-		fc.Timeouts = &timeoutsConfig{Start: dur(t.Start), Finish: dur(t.Finish)}
-	}
-	return fc
-}
-
-// matchExpr expands a Match shorthand such as "data.id" into
-// "event.data.id == async.data.id".
-func matchExpr(field string) string {
-	field = strings.TrimPrefix(field, "event.")
-	return "event." + field + " == async." + field
-}
-
-// registerBody builds the sync payload for the app served at appURL.
-func (c *Client) registerBody(appURL string) registerRequest {
-	fns := c.functions()
-	cfgs := make([]fnConfig, len(fns))
-	for i, f := range fns {
-		cfgs[i] = f.config(appURL)
-	}
-	return registerRequest{
-		URL:          appURL,
-		V:            "0.1",
-		DeployType:   "ping",
-		SDK:          sdkHeader,
-		Framework:    framework,
-		AppName:      c.cfg.appID,
-		AppVersion:   c.cfg.appVersion,
-		Capabilities: c.cfg.capabilities(),
-		Functions:    cfgs,
-	}
-}
 
 // appURL is the URL Inngest calls the handler at: ServeOrigin, else the
 // request's scheme (TLS or X-Forwarded-Proto) and Host; then ServePath,
@@ -292,7 +92,7 @@ func (c *config) unsignedSyncOK() bool {
 // unsignedSyncRefusal is the 401 message for an unsigned sync request
 // that is not accepted: it says how to make one work.
 func (c *config) unsignedSyncRefusal() string {
-	msg := "inngest: the sync request has no X-Inngest-Signature header; in cloud mode an unsigned sync, such as curl -X PUT, " +
+	msg := "inngest: the sync request has no " + wire.HeaderSignature + " header; in cloud mode an unsigned sync, such as curl -X PUT, " +
 		"is accepted only when the handler's public URL is configured: "
 	if c.serveOrigin == "" {
 		return msg + "set INNGEST_SERVE_ORIGIN and INNGEST_SERVE_PATH (ClientOpts.ServeOrigin and ServePath), " +
@@ -311,7 +111,7 @@ func (h *handler) sync(w http.ResponseWriter, r *http.Request) {
 	cfg := &h.c.cfg
 	verified := true // in dev mode nothing is required
 	var body []byte
-	if !cfg.dev && r.Header.Get("X-Inngest-Signature") == "" && cfg.unsignedSyncOK() {
+	if !cfg.dev && r.Header.Get(wire.HeaderSignature) == "" && cfg.unsignedSyncOK() {
 		// An unsigned sync of a handler whose public URL is
 		// configured: it registers that URL, out of band.
 		b, ok := h.readBody(w, r)
@@ -335,10 +135,10 @@ func (h *handler) sync(w http.ResponseWriter, r *http.Request) {
 		}
 		body = b
 	}
-	if kind := r.Header.Get("X-Inngest-Server-Kind"); cfg.dev && kind != "" && kind != "dev" {
+	if kind := r.Header.Get(wire.HeaderServerKind); cfg.dev && kind != "" && kind != "dev" {
 		cfg.logger.WarnContext(r.Context(), "inngest: dev mode, but the sync request came from a server of kind "+kind)
 	}
-	if verified && strings.EqualFold(r.Header.Get("X-Inngest-Sync-Kind"), "in_band") && cfg.allowInBandSync {
+	if verified && strings.EqualFold(r.Header.Get(wire.HeaderSyncKind), wire.SyncInBand) && cfg.allowInBandSync {
 		h.syncInBand(w, r, body)
 		return
 	}
@@ -349,8 +149,8 @@ func (h *handler) sync(w http.ResponseWriter, r *http.Request) {
 		// AllowUnsignedSync, the path the request came in on.
 		appURL = h.withOverrides(cfg.serveOrigin, requestPath(r))
 	}
-	w.Header().Set("X-Inngest-Sync-Kind", "out_of_band")
-	modified, err := h.c.syncApp(r.Context(), appURL, r.URL.Query().Get("deployId"), r.Header.Get("X-Inngest-Server-Kind"))
+	w.Header().Set(wire.HeaderSyncKind, wire.SyncOutOfBand)
+	modified, err := h.c.syncApp(r.Context(), appURL, r.URL.Query().Get("deployId"), r.Header.Get(wire.HeaderServerKind))
 	if err != nil {
 		h.c.cfg.logger.ErrorContext(r.Context(), "inngest: sync failed", "error", err)
 		writeJSON(w, http.StatusInternalServerError, syncReply{Message: err.Error()})
@@ -423,181 +223,6 @@ func (h *handler) syncInBand(w http.ResponseWriter, r *http.Request, body []byte
 		SDKVersion:  Version,
 		URL:         appURL,
 	}
-	w.Header().Set("X-Inngest-Sync-Kind", "in_band")
+	w.Header().Set(wire.HeaderSyncKind, wire.SyncInBand)
 	writeJSON(w, http.StatusOK, reply)
-}
-
-// syncApp posts the sync payload to {api}/fn/register and reports
-// whether Inngest saw a change.
-func (c *Client) syncApp(ctx context.Context, appURL, deployID, serverKind string) (bool, error) {
-	reg := c.registerBody(appURL)
-	body, err := marshalNoEscape(reg)
-	if err != nil {
-		return false, fmt.Errorf("inngest: encoding the sync payload: %w", err)
-	}
-	path := "/fn/register"
-	if deployID != "" {
-		path += "?" + url.Values{"deployId": {deployID}}.Encode()
-	}
-	hdr := http.Header{}
-	hdr.Set("X-Inngest-Sync-Kind", "out_of_band")
-	if serverKind != "" {
-		hdr.Set("X-Inngest-Expected-Server-Kind", serverKind)
-	}
-	status, rb, err := c.apiDo(ctx, http.MethodPost, path, body, hdr)
-	if err != nil {
-		return false, err
-	}
-	var out struct {
-		OK       bool   `json:"ok"`
-		Modified bool   `json:"modified"`
-		Error    string `json:"error"`
-	}
-	_ = json.Unmarshal(rb, &out)
-	if status < 200 || status > 299 {
-		return false, fmt.Errorf("inngest: sync: %s answered %d: %s%s", c.cfg.apiBase, status, errText(out.Error, rb), invalidHint(out.Error, reg.Functions))
-	}
-	return out.Modified, nil
-}
-
-// invalidHint lists the expressions to check when the server refused the
-// sync with its bare "At least one function is invalid", which names
-// neither the function nor the field.
-func invalidHint(serverErr string, fns []fnConfig) string {
-	if !strings.EqualFold(strings.TrimSpace(serverErr), "At least one function is invalid") {
-		return ""
-	}
-	var parts []string
-	for _, f := range fns {
-		var fields []string
-		add := func(field, expr string) {
-			if expr != "" {
-				fields = append(fields, fmt.Sprintf("%s %q", field, expr))
-			}
-		}
-		for i, t := range f.Triggers {
-			add(fmt.Sprintf("trigger %d Expression", i), t.Expression)
-		}
-		for i, x := range f.Cancel {
-			add(fmt.Sprintf("Cancel[%d].If", i), x.If)
-		}
-		for i, x := range f.Concurrency {
-			add(fmt.Sprintf("Concurrency[%d].Key", i), x.Key)
-		}
-		if x := f.Throttle; x != nil {
-			add("Throttle.Key", x.Key)
-		}
-		if x := f.RateLimit; x != nil {
-			add("RateLimit.Key", x.Key)
-		}
-		add("Idempotency", f.Idempotency)
-		if x := f.Debounce; x != nil {
-			add("Debounce.Key", x.Key)
-		}
-		if x := f.BatchEvents; x != nil {
-			add("BatchEvents.Key", x.Key)
-			add("BatchEvents.If", x.If)
-		}
-		if x := f.Priority; x != nil {
-			add("Priority.Run", x.Run)
-		}
-		if x := f.Singleton; x != nil {
-			add("Singleton.Key", x.Key)
-		}
-		if len(fields) > 0 {
-			parts = append(parts, f.ID+": "+strings.Join(fields, ", "))
-		}
-	}
-	if len(parts) == 0 {
-		return ""
-	}
-	return " (the server does not say which; check these CEL expressions, or register the app with an inngesttest.Engine, " +
-		"which names the invalid ones: " + strings.Join(parts, "; ") + ")"
-}
-
-// apiAttempts bounds the attempts of one request to the Inngest API.
-const apiAttempts = 3
-
-// apiDo makes a request to the Inngest API with the bearer token, trying
-// the fallback key on 401 and 403. Network errors and 5xx answers are
-// retried with backoff, honouring ctx; after the last attempt they are
-// an error. Other answers are returned as they are.
-func (c *Client) apiDo(ctx context.Context, method, path string, body []byte, extra http.Header) (int, []byte, error) {
-	var lastErr error
-	for attempt := 0; attempt < apiAttempts; attempt++ {
-		if attempt > 0 {
-			c.cfg.logger.DebugContext(ctx, "inngest: a request to the Inngest API failed; retrying", "method", method, "path", path, "attempt", attempt, "error", lastErr)
-			if err := sleepCtx(ctx, backoff(attempt)); err != nil {
-				return 0, nil, fmt.Errorf("inngest: %s %s%s: %w (last error: %v)", method, c.cfg.apiBase, path, err, lastErr)
-			}
-		}
-		status, rb, err := c.apiDoOnce(ctx, method, path, body, extra)
-		switch {
-		case err != nil:
-			if ctx.Err() != nil {
-				return 0, nil, err
-			}
-			lastErr = err
-		case status >= 500:
-			var e struct {
-				Error string `json:"error"`
-			}
-			_ = json.Unmarshal(rb, &e)
-			lastErr = fmt.Errorf("inngest: %s %s%s answered %d: %s", method, c.cfg.apiBase, path, status, errText(e.Error, rb))
-		default:
-			return status, rb, nil
-		}
-	}
-	return 0, nil, fmt.Errorf("%w (gave up after %d attempts)", lastErr, apiAttempts)
-}
-
-// apiDoOnce makes one attempt of apiDo.
-func (c *Client) apiDoOnce(ctx context.Context, method, path string, body []byte, extra http.Header) (int, []byte, error) {
-	tokens := []string{c.cfg.bearer}
-	if c.cfg.bearerFB != "" {
-		tokens = append(tokens, c.cfg.bearerFB)
-	}
-	var (
-		status int
-		rb     []byte
-	)
-	for i, tok := range tokens {
-		req, err := http.NewRequestWithContext(ctx, method, c.cfg.apiBase+path, bytes.NewReader(body))
-		if err != nil {
-			return 0, nil, fmt.Errorf("inngest: %s %s: %w", method, path, err)
-		}
-		c.outboundHeaders(req.Header)
-		for k, v := range extra {
-			req.Header[k] = v
-		}
-		if tok != "" {
-			req.Header.Set("Authorization", "Bearer "+tok)
-		}
-		resp, err := c.cfg.httpClient.Do(req)
-		if err != nil {
-			return 0, nil, fmt.Errorf("inngest: %s %s%s: %w", method, c.cfg.apiBase, path, c.devServerHint(err, c.cfg.apiBase))
-		}
-		rb, err = io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-		resp.Body.Close()
-		if err != nil {
-			return 0, nil, fmt.Errorf("inngest: %s %s%s: reading the response: %w", method, c.cfg.apiBase, path, err)
-		}
-		status = resp.StatusCode
-		if (status == http.StatusUnauthorized || status == http.StatusForbidden) && i+1 < len(tokens) {
-			c.cfg.logger.WarnContext(ctx, "inngest: the signing key was refused; trying the fallback key", "path", path, "status", status)
-			continue
-		}
-		break
-	}
-	return status, rb, nil
-}
-
-func marshalNoEscape(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -14,9 +15,9 @@ import (
 // out). The sync's error then lists the expressions to check, function by
 // function.
 func TestSyncInvalidFunctionListsExpressions(t *testing.T) {
-	api := newProtoAPI(t, func(protoAPIRequest) (int, string) {
+	api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) {
 		return 400, `{"error":"At least one function is invalid","data":null,"status":400}`
-	})
+	}))
 	c := syncCloud(t, api, inngest.ClientOpts{})
 	res := syncPut(t, c, "http://shop.example.com/api/inngest", protoKey, nil)
 	require.Equal(t, 500, res.Code)
@@ -39,7 +40,7 @@ func TestSyncInvalidFunctionListsExpressions(t *testing.T) {
 		reply.Message)
 
 	// Other refusals are left as the server wrote them.
-	api = newProtoAPI(t, func(protoAPIRequest) (int, string) { return 400, `{"error":"Expected server kind dev, got cloud"}` })
+	api = testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 400, `{"error":"Expected server kind dev, got cloud"}` }))
 	c = syncCloud(t, api, inngest.ClientOpts{})
 	res = syncPut(t, c, "http://shop.example.com/api/inngest", protoKey, nil)
 	require.NoError(t, json.Unmarshal(res.Body.Bytes(), &reply))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -76,13 +77,13 @@ func syncApp(t *testing.T, c *inngest.Client) {
 const syncOK = `{"ok":true,"modified":true,"sync_id":"bf35da81-3097-4715-8b3c-c9a10797dd50","app_id":"c4b1f8c8-7a72-5863-a649-d3cf453aaf66"}`
 
 // syncCloud returns a cloud client for the sync app talking to api.
-func syncCloud(t *testing.T, api *protoAPI, opts inngest.ClientOpts) *inngest.Client {
+func syncCloud(t *testing.T, api *testkit.FakeAPI, opts inngest.ClientOpts) *inngest.Client {
 	t.Helper()
 	opts.AppID = "shop"
 	opts.Mode = inngest.ModeCloud
 	opts.SigningKey = protoKey
 	opts.APIBaseURL = api.URL
-	c := protoClient(t, opts)
+	c := testClient(t, opts)
 	syncApp(t, c)
 	return c
 }
@@ -103,7 +104,7 @@ func syncPut(t *testing.T, c *inngest.Client, target, key string, hdr http.Heade
 }
 
 func TestSyncOutOfBand(t *testing.T) {
-	api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 200, syncOK })
+	api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 200, syncOK }))
 	c := syncCloud(t, api, inngest.ClientOpts{SigningKeyFallback: protoFallbackKey, Env: "staging", AppVersion: "2026.11.25"})
 
 	res := syncPut(t, c, "http://shop.example.com/api/inngest?deployId=deploy-42", protoKey,
@@ -111,7 +112,7 @@ func TestSyncOutOfBand(t *testing.T) {
 	protoAssert(t, res, protoWant{200, map[string]string{"X-Inngest-Sync-Kind": "out_of_band"},
 		`{"message":"Successfully synced.","modified":true}`})
 
-	reqs := api.requests()
+	reqs := api.Requests()
 	require.Len(t, reqs, 1)
 	r := reqs[0]
 	assert.Equal(t, http.MethodPost, r.Method)
@@ -135,10 +136,10 @@ func TestSyncOutOfBand(t *testing.T) {
 // Retries: inngest.Ptr(0) is sent as zero retries, an unset Retries is
 // left to the server's default.
 func TestSyncRetries(t *testing.T) {
-	api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 200, syncOK })
+	api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 200, syncOK }))
 	c := syncCloud(t, api, inngest.ClientOpts{})
 	syncPut(t, c, "http://shop.example.com/api/inngest", protoKey, nil)
-	reqs := api.requests()
+	reqs := api.Requests()
 	require.Len(t, reqs, 1)
 	var body struct {
 		Functions []struct {
@@ -175,11 +176,11 @@ func TestSyncRegisterQuery(t *testing.T) {
 		{"http://shop.example.com/api/inngest?other=1", ""},
 	} {
 		t.Run(tc.target, func(t *testing.T) {
-			api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 200, syncOK })
+			api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 200, syncOK }))
 			c := syncCloud(t, api, inngest.ClientOpts{})
 			res := syncPut(t, c, tc.target, protoKey, nil)
 			require.Equal(t, 200, res.Code, res.Body.String())
-			reqs := api.requests()
+			reqs := api.Requests()
 			require.Len(t, reqs, 1)
 			assert.Equal(t, tc.query, reqs[0].RawQuery)
 			var body struct {
@@ -197,17 +198,17 @@ func TestSyncFallbackKey(t *testing.T) {
 	fallbackBearer := "Bearer signkey-prod-" + protoSHA256(protoHex(t, "abcdef0123456789"))
 	for _, status := range []int{401, 403} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
-			api := newProtoAPI(t, func(r protoAPIRequest) (int, string) {
+			api := testkit.NewFakeAPI(t, testkit.Replying(func(r testkit.APIRequest) (int, string) {
 				if r.Header.Get("Authorization") != fallbackBearer {
 					return status, `{"error":"refused"}`
 				}
 				return 200, `{"ok":true,"modified":false}`
-			})
+			}))
 			c := syncCloud(t, api, inngest.ClientOpts{SigningKeyFallback: protoFallbackKey})
 			res := syncPut(t, c, "http://shop.example.com/api/inngest?deployId=d-1", protoKey, nil)
 			protoAssert(t, res, protoWant{200, map[string]string{"X-Inngest-Sync-Kind": "out_of_band"},
 				`{"message":"Successfully synced.","modified":false}`})
-			reqs := api.requests()
+			reqs := api.Requests()
 			require.Len(t, reqs, 2)
 			assert.Equal(t, "Bearer "+protoKeyBearer, reqs[0].Header.Get("Authorization"))
 			assert.Equal(t, fallbackBearer, reqs[1].Header.Get("Authorization"))
@@ -232,7 +233,7 @@ func TestSyncFailure(t *testing.T) {
 		{"both keys refused", true, 403, `{"error":"forbidden"}`, 2, `403: forbidden`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return tc.status, tc.reply })
+			api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return tc.status, tc.reply }))
 			opts := inngest.ClientOpts{}
 			if tc.fallback {
 				opts.SigningKeyFallback = protoFallbackKey
@@ -241,13 +242,13 @@ func TestSyncFailure(t *testing.T) {
 			res := syncPut(t, c, "http://shop.example.com/api/inngest", protoKey, nil)
 			protoAssert(t, res, protoWant{500, map[string]string{"X-Inngest-Sync-Kind": "out_of_band"},
 				`{"message":"inngest: sync: ` + api.URL + ` answered ` + tc.message + `","modified":false}`})
-			assert.Equal(t, tc.calls, len(api.requests()))
+			assert.Equal(t, tc.calls, len(api.Requests()))
 		})
 	}
 
 	// A server error fails the sync too; the message carries the
 	// server's error.
-	api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 500, `{"error":"database unavailable"}` })
+	api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 500, `{"error":"database unavailable"}` }))
 	c := syncCloud(t, api, inngest.ClientOpts{})
 	res := syncPut(t, c, "http://shop.example.com/api/inngest", protoKey, nil)
 	assert.Equal(t, 500, res.Code)
@@ -282,11 +283,11 @@ func TestSyncAppURL(t *testing.T) {
 		{"both", inngest.ClientOpts{ServeOrigin: "https://public.example.com", ServePath: "/hooks/inngest"}, "http://10.0.0.7:3000/api/inngest?deployId=x", nil, "https://public.example.com/hooks/inngest"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 200, syncOK })
+			api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 200, syncOK }))
 			c := syncCloud(t, api, tc.opts)
 			res := syncPut(t, c, tc.target, protoKey, tc.hdr)
 			require.Equal(t, 200, res.Code, res.Body.String())
-			reqs := api.requests()
+			reqs := api.Requests()
 			require.Len(t, reqs, 1)
 			var body struct {
 				URL       string `json:"url"`
@@ -329,12 +330,12 @@ func TestSyncUnauthorized(t *testing.T) {
 		{"unsigned in-band", "", unsignedRefusal, http.Header{"X-Inngest-Sync-Kind": {"in_band"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 200, syncOK })
+			api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 200, syncOK }))
 			c := syncCloud(t, api, inngest.ClientOpts{AllowInBandSync: true})
 			res := syncPut(t, c, "http://shop.example.com/api/inngest", tc.key, tc.hdr)
 			protoAssert(t, res, protoWant{401, map[string]string{"X-Inngest-Sync-Kind": ""},
 				`{"message":"` + tc.msg + `","modified":false}`})
-			assert.Empty(t, api.requests())
+			assert.Empty(t, api.Requests())
 		})
 	}
 }
@@ -342,24 +343,24 @@ func TestSyncUnauthorized(t *testing.T) {
 // The dev server signs the JCS form of its PUT body but sends Go's
 // json.Marshal bytes, with '&' escaped.
 func TestSyncSignedOverJCS(t *testing.T) {
-	api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 200, syncOK })
+	api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 200, syncOK }))
 	c := syncCloud(t, api, inngest.ClientOpts{})
 	sent := []byte(`{"url":"http://shop.example.com/api/inngest?a=1\u0026b=2"}`)
 	canonical := []byte(`{"url":"http://shop.example.com/api/inngest?a=1&b=2"}`)
 	res := protoServe(t, c.Serve(), http.MethodPut, "http://shop.example.com/api/inngest", sent, protoSigned(t, protoKey, canonical))
 	protoAssert(t, res, protoWant{200, nil, `{"message":"Successfully synced.","modified":true}`})
-	assert.Equal(t, 1, len(api.requests()))
+	assert.Equal(t, 1, len(api.Requests()))
 }
 
 func TestSyncDevMode(t *testing.T) {
-	api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 200, syncOK })
-	logger, logs := protoLogger()
-	c := protoClient(t, inngest.ClientOpts{AppID: "shop", Mode: inngest.ModeDev, APIBaseURL: api.URL, Logger: logger})
+	api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 200, syncOK }))
+	logger, logs := testkit.RecordingLogger()
+	c := testClient(t, inngest.ClientOpts{AppID: "shop", Mode: inngest.ModeDev, APIBaseURL: api.URL, Logger: logger})
 	syncApp(t, c)
 
 	res := protoServe(t, c.Serve(), http.MethodPut, "http://127.0.0.1:3940/api/inngest", nil, http.Header{"X-Inngest-Server-Kind": {"dev"}})
 	protoAssert(t, res, protoWant{200, map[string]string{"X-Inngest-Sync-Kind": "out_of_band"}, `{"message":"Successfully synced.","modified":true}`})
-	reqs := api.requests()
+	reqs := api.Requests()
 	require.Len(t, reqs, 1)
 	assert.Empty(t, reqs[0].Header.Values("Authorization"), "no key, no Authorization")
 	assert.Equal(t, "dev", reqs[0].Header.Get("X-Inngest-Expected-Server-Kind"))
@@ -369,7 +370,7 @@ func TestSyncDevMode(t *testing.T) {
 	// A PUT from a cloud server to an app in dev mode is served, with a
 	// warning, and the register call expects the same kind.
 	protoServe(t, c.Serve(), http.MethodPut, "http://127.0.0.1:3940/api/inngest", nil, http.Header{"X-Inngest-Server-Kind": {"cloud"}})
-	reqs = api.requests()
+	reqs = api.Requests()
 	require.Len(t, reqs, 2)
 	assert.Equal(t, "cloud", reqs[1].Header.Get("X-Inngest-Expected-Server-Kind"))
 	assert.Contains(t, logs.String(), "server of kind cloud")
@@ -379,7 +380,7 @@ func TestSyncInBand(t *testing.T) {
 	inBandHdr := http.Header{"X-Inngest-Sync-Kind": {"in_band"}}
 
 	t.Run("allowed and signed", func(t *testing.T) {
-		c := protoClient(t, inngest.ClientOpts{
+		c := testClient(t, inngest.ClientOpts{
 			AppID: "shop", Mode: inngest.ModeCloud, SigningKey: protoKey, APIBaseURL: "https://api.example.com",
 			AllowInBandSync: true, SigningKeyFallback: protoFallbackKey, EventKey: protoEventKey, Env: "staging", AppVersion: "2026.11.25",
 		})
@@ -396,9 +397,9 @@ func TestSyncInBand(t *testing.T) {
 
 		// The functions are those an out-of-band sync registers for the
 		// same URL.
-		api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 200, syncOK })
+		api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 200, syncOK }))
 		syncPut(t, syncCloud(t, api, inngest.ClientOpts{}), "https://shop.example.com/api/inngest", protoKey, nil)
-		reqs := api.requests()
+		reqs := api.Requests()
 		require.Len(t, reqs, 1)
 		var oob, inb struct {
 			Functions json.RawMessage `json:"functions"`
@@ -409,16 +410,16 @@ func TestSyncInBand(t *testing.T) {
 	})
 
 	t.Run("not allowed falls back to out-of-band", func(t *testing.T) {
-		api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 200, syncOK })
+		api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 200, syncOK }))
 		c := syncCloud(t, api, inngest.ClientOpts{})
 		res := syncPut(t, c, "http://shop.example.com/api/inngest", protoKey, inBandHdr)
 		protoAssert(t, res, protoWant{200, map[string]string{"X-Inngest-Sync-Kind": "out_of_band"},
 			`{"message":"Successfully synced.","modified":true}`})
-		assert.Equal(t, 1, len(api.requests()))
+		assert.Equal(t, 1, len(api.Requests()))
 	})
 
 	t.Run("no url", func(t *testing.T) {
-		api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 200, syncOK })
+		api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 200, syncOK }))
 		c := syncCloud(t, api, inngest.ClientOpts{AllowInBandSync: true})
 		for _, body := range []string{`{}`, `{"url":"not a url"}`, `not json`} {
 			h := protoSigned(t, protoKey, []byte(body))
@@ -427,11 +428,11 @@ func TestSyncInBand(t *testing.T) {
 			assert.Equal(t, 400, res.Code, body)
 			assert.True(t, strings.HasPrefix(res.Body.String(), `{"error":"`), res.Body.String())
 		}
-		assert.Empty(t, api.requests())
+		assert.Empty(t, api.Requests())
 	})
 
 	t.Run("dev mode", func(t *testing.T) {
-		c := protoClient(t, inngest.ClientOpts{AppID: "shop", Mode: inngest.ModeDev, AllowInBandSync: true, SigningKey: protoKey})
+		c := testClient(t, inngest.ClientOpts{AppID: "shop", Mode: inngest.ModeDev, AllowInBandSync: true, SigningKey: protoKey})
 		syncApp(t, c)
 		body := []byte(`{"url":"http://127.0.0.1:3940/api/inngest"}`)
 		res := protoServe(t, c.Serve(), http.MethodPut, "http://127.0.0.1:3940/api/inngest", body, inBandHdr)

@@ -7,15 +7,16 @@ import (
 	"testing"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // registered returns the app URL and the step URLs of the one register
 // call api received.
-func registered(t *testing.T, api *protoAPI) (string, []string) {
+func registered(t *testing.T, api *testkit.FakeAPI) (string, []string) {
 	t.Helper()
-	reqs := api.requests()
+	reqs := api.Requests()
 	require.Len(t, reqs, 1, "one register call")
 	var body struct {
 		URL       string `json:"url"`
@@ -37,13 +38,13 @@ func registered(t *testing.T, api *protoAPI) (string, []string) {
 
 // cloudClientFromEnv isolates the environment, sets env, and returns a
 // cloud client for the sync app talking to api, with its log.
-func cloudClientFromEnv(t *testing.T, api *protoAPI, opts inngest.ClientOpts, env map[string]string) (*inngest.Client, *protoLogBuffer) {
+func cloudClientFromEnv(t *testing.T, api *testkit.FakeAPI, opts inngest.ClientOpts, env map[string]string) (*inngest.Client, *testkit.LogBuffer) {
 	t.Helper()
-	protoIsolateEnv(t)
+	testkit.IsolateEnv(t)
 	for k, v := range env {
 		t.Setenv(k, v)
 	}
-	logger, logs := protoLogger()
+	logger, logs := testkit.RecordingLogger()
 	opts.AppID, opts.Mode, opts.SigningKey, opts.APIBaseURL, opts.Logger = "shop", inngest.ModeCloud, protoKey, api.URL, logger
 	c, err := inngest.NewClient(opts)
 	require.NoError(t, err)
@@ -77,7 +78,7 @@ func TestSyncUnsignedWithConfiguredURL(t *testing.T) {
 			"http://attacker.example.net/hooks/inngest", "https://shop.example.com/hooks/inngest"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 200, syncOK })
+			api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 200, syncOK }))
 			c, _ := cloudClientFromEnv(t, api, tc.opts, tc.env)
 			res := syncPut(t, c, tc.target, "", evil)
 			protoAssert(t, res, protoWant{200, map[string]string{"X-Inngest-Sync-Kind": "out_of_band"},
@@ -88,7 +89,7 @@ func TestSyncUnsignedWithConfiguredURL(t *testing.T) {
 			for _, s := range steps {
 				assert.True(t, strings.HasPrefix(s, tc.want+"?fnId=shop-"), s)
 			}
-			r := api.requests()[0]
+			r := api.Requests()[0]
 			assert.Equal(t, "Bearer "+protoKeyBearer, r.Header.Get("Authorization"), "the app registers with its own key")
 			assert.Equal(t, "cloud", r.Header.Get("X-Inngest-Expected-Server-Kind"))
 		})
@@ -98,7 +99,7 @@ func TestSyncUnsignedWithConfiguredURL(t *testing.T) {
 // An unsigned request asking for an in-band sync gets an out-of-band
 // one: the in-band answer carries the app's authenticated details.
 func TestSyncUnsignedInBandIsOutOfBand(t *testing.T) {
-	api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 200, syncOK })
+	api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 200, syncOK }))
 	c, _ := cloudClientFromEnv(t, api, inngest.ClientOpts{
 		ServeOrigin: "https://shop.example.com", ServePath: "/api/inngest", AllowInBandSync: true,
 	}, nil)
@@ -129,12 +130,12 @@ func TestSyncUnsignedRefused(t *testing.T) {
 			"signkey-prod-00112233", "inngest: the request's signature does not match"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := newProtoAPI(t, func(protoAPIRequest) (int, string) { return 200, syncOK })
+			api := testkit.NewFakeAPI(t, testkit.Replying(func(testkit.APIRequest) (int, string) { return 200, syncOK }))
 			c, logs := cloudClientFromEnv(t, api, tc.opts, nil)
 			res := syncPut(t, c, "http://shop.example.com/api/inngest", tc.key, nil)
 			protoAssert(t, res, protoWant{401, map[string]string{"X-Inngest-Sync-Kind": ""},
 				`{"message":` + jsonString(t, tc.msg) + `,"modified":false}`})
-			assert.Empty(t, api.requests())
+			assert.Empty(t, api.Requests())
 			assert.Contains(t, logs.String(), "rejected")
 		})
 	}
@@ -144,7 +145,7 @@ func TestSyncUnsignedRefused(t *testing.T) {
 // unsigned request is never registered. In dev mode nothing is signed
 // and the option is moot.
 func TestAllowUnsignedSyncNeedsServeOrigin(t *testing.T) {
-	protoIsolateEnv(t)
+	testkit.IsolateEnv(t)
 	_, err := inngest.NewClient(inngest.ClientOpts{AppID: "shop", SigningKey: protoKey, AllowUnsignedSync: true, ServePath: "/api/inngest"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "AllowUnsignedSync (INNGEST_ALLOW_UNSIGNED_SYNC) needs ServeOrigin (INNGEST_SERVE_ORIGIN)")

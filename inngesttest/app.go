@@ -13,16 +13,17 @@ import (
 // the process: the engine hands each request to the app's handler.
 const appURL = "http://inngesttest.invalid/api/inngest"
 
-// app is a registered Client.
+// app is a registered Client, as its last sync described it.
 type app struct {
-	id         string
-	handler    http.Handler
-	dev        bool
-	signingKey string
-	env        string
-	// wired is true when the Client sends through the engine's transport.
-	wired bool
-	fns   []*fnDef
+	id string
+	// handler is the client's Serve(): the engine hands it the calls
+	// to the step URLs the sync gave.
+	handler http.Handler
+	// env is the Inngest environment the SDK names in X-Inngest-Env.
+	env string
+	// sync is the last register request's body.
+	sync []byte
+	fns  []*fnDef
 }
 
 // fnDef is a function as the server knows it: read from the sync payload.

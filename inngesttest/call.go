@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/internal/wire"
 	"github.com/gowebpki/jcs"
 )
 
@@ -113,8 +114,8 @@ func callHeader(r *Run, stepID, traceparent string) http.Header {
 	hdr.Set("Content-Type", "application/json")
 	hdr.Set("Traceparent", traceparent)
 	hdr.Set("User-Agent", "Inngest")
-	hdr.Set("X-Inngest-Req-Version", strconv.Itoa(r.version))
-	hdr.Set("X-Inngest-Step-Id", stepID)
+	hdr.Set(wire.HeaderReqVersion, strconv.Itoa(r.version))
+	hdr.Set(wire.HeaderStepID, stepID)
 	hdr.Set("X-Run-Id", r.id)
 	return hdr
 }
@@ -152,7 +153,7 @@ func (e *Engine) call(it *item) {
 	a := r.fn.app
 	body, err := e.request(it, false)
 	useAPI := false
-	if err == nil && len(body) > maxRequestBody && a.wired {
+	if err == nil && len(body) > maxRequestBody {
 		body, err = e.request(it, true)
 		useAPI = true
 	}
@@ -166,14 +167,14 @@ func (e *Engine) call(it *item) {
 		return
 	}
 	hdr := callHeader(r, it.stepID, "00-"+e.ids.hex(16)+"-"+e.ids.hex(8)+"-01")
-	if !a.dev {
+	if e.signingKey != "" {
 		// Signatures are checked against the real clock.
-		sig, err := inngest.Sign(a.signingKey, time.Now(), body)
+		sig, err := inngest.Sign(e.signingKey, time.Now(), body)
 		if err != nil {
 			e.failRun(r, nil, engineError("signing the call: %v", err))
 			return
 		}
-		hdr.Set("X-Inngest-Signature", sig)
+		hdr.Set(wire.HeaderSignature, sig)
 	}
 	r.calls++
 	detail := ""
@@ -185,7 +186,7 @@ func (e *Engine) call(it *item) {
 	it.checkpointed = 0
 	attempt := it.attempt // a checkpoint during the call resets it.attempt
 	var res response
-	e.unlocked(func() { res = serve(a.handler, target, hdr, body) })
+	e.unlocked(func() { res = serve(a.handler, http.MethodPost, target, hdr, body) })
 	e.current, e.calling = prev, prevCall
 	res.attempt = attempt
 	if it.checkpointed > 0 {
@@ -206,8 +207,8 @@ func (e *Engine) call(it *item) {
 }
 
 // serve hands one request to h.
-func serve(h http.Handler, target string, hdr http.Header, body []byte) (res response) {
-	req := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+func serve(h http.Handler, method, target string, hdr http.Header, body []byte) (res response) {
+	req := httptest.NewRequest(method, target, bytes.NewReader(body))
 	req.Header = hdr
 	rec := httptest.NewRecorder()
 	defer func() {

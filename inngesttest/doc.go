@@ -4,13 +4,15 @@
 // real handler (Client.Serve) over the real protocol, and plays the
 // server's part.
 //
-// The engine reads the app's functions from the sync payload the client
-// would send to Inngest, so triggers, retries, cancellations and failure
+// The engine learns an app as the server does: Register sends the app's
+// handler a sync request, and the SDK posts its configuration to the
+// engine through the client's HTTP client, which is the engine's
+// (Engine.HTTPClient). So triggers, retries, cancellations and failure
 // handlers are the ones the server would see. For each call it builds
 // the request body the server sends (ctx with run_id, attempt,
 // max_attempts, stack, disable_immediate_execution…; event, events,
 // steps, version), in the server's canonical JSON, signs it when the
-// client is in cloud mode, hands it to the handler, and applies the
+// engine has a signing key, hands it to the handler, and applies the
 // opcodes it answers with: it stores step results, retries failed steps
 // and calls, plans parallel steps, sleeps, waits for events and signals,
 // invokes functions, and calls the function again until the run
@@ -80,8 +82,15 @@
 // real CEL implementation, with the server's functions (lowercase,
 // uppercase, b64decode, json_parse, date, now, now_plus, now_minus; now
 // is the virtual time). Events a function sends (step.SendEvent,
-// Client.Send) reach the engine when the app's client is created with
-// the engine's HTTPClient:
+// Client.Send) reach the engine, since the app's client is created with
+// the engine's HTTPClient.
+//
+// # Registering an app
+//
+// Create the app's client with the engine's HTTPClient, create its
+// functions, then Register it. Register syncs the app, as the server
+// does, and fails the test, saying what to change, when the app's sync
+// does not reach the engine:
 //
 //	eng := inngesttest.New(t)
 //	client, err := inngest.NewClient(inngest.ClientOpts{
@@ -91,6 +100,22 @@
 //	})
 //	// ... create the functions, then:
 //	eng.Register(client)
+//
+// Without a signing key the engine plays the dev server: it signs
+// nothing, as the dev server does, and syncs apps in dev mode. An app in
+// cloud mode verifies every request's signature; give the engine and the
+// client the same key, and the engine plays Inngest Cloud: it signs the
+// sync and every call, and takes the app's requests to the API only when
+// they are authenticated with that key:
+//
+//	const key = "signkey-test-12345678"
+//	eng := inngesttest.New(t, inngesttest.SigningKey(key))
+//	client, err := inngest.NewClient(inngest.ClientOpts{
+//		AppID:      "shop",
+//		Mode:       inngest.ModeCloud,
+//		SigningKey: key,
+//		HTTPClient: eng.HTTPClient(),
+//	})
 //
 // # Driving the engine
 //
@@ -106,16 +131,14 @@
 //
 // A client created with ClientOpts.Checkpointing saves each step.Run
 // with the checkpoint API and goes on to the next step in the same call.
-// The engine answers that API as the server does, when the client sends
-// through the engine's HTTPClient: it stores each checkpointed step as
-// if the call had reported it (Step.Checkpointed is set and the timeline
-// says "checkpointed"), and resets the call's attempts, so retries and
-// results are the same as without checkpointing, in fewer calls
-// (Run.Calls). Checkpoints that do not come from the run's call in
-// progress are refused (409), and the SDK then reports the step in its
-// answer. A client that sends elsewhere cannot checkpoint with the
-// engine and falls back to one step per call. Runs with mocks are called
-// with disable_immediate_execution, so they do not checkpoint.
+// The engine answers that API as the server does: it stores each
+// checkpointed step as if the call had reported it (Step.Checkpointed is
+// set and the timeline says "checkpointed"), and resets the call's
+// attempts, so retries and results are the same as without
+// checkpointing, in fewer calls (Run.Calls). Checkpoints that do not
+// come from the run's call in progress are refused (409), and the SDK
+// then reports the step in its answer. Runs with mocks are called with
+// disable_immediate_execution, so they do not checkpoint.
 //
 // # Limits
 //

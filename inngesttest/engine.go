@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/go-inngest/inngest"
-	"github.com/go-inngest/inngest/internal/testhook"
 )
 
 // Engine plays the Inngest server for the apps registered with it: it
@@ -48,6 +47,16 @@ type Engine struct {
 	transport *transport
 	fetch     *http.Client
 	trace     func(Call)
+
+	// signingKey is the key the engine signs its requests with, and
+	// bearer the token it accepts from the apps; both are empty when it
+	// plays the dev server. keyErr is why SigningKey refused a key.
+	signingKey string
+	bearer     string
+	keyErr     error
+	// syncs are the syncs in progress, by deployId; deploys counts them.
+	syncs   map[string]*pendingSync
+	deploys int
 }
 
 // Option configures an Engine.
@@ -107,9 +116,12 @@ func (panicReporter) Logf(string, ...any)               {}
 
 // New returns an engine with no apps. Register the apps' clients with
 // Register. t reports misuse of the engine (an unknown function, an app
-// that cannot be synced) and logs expressions that do not evaluate.
-// Outside a test (a local run, an Example), t may be nil: misuse then
-// panics.
+// that cannot be synced, a signing key that is not one) and logs
+// expressions that do not evaluate. Outside a test (a local run, an
+// Example), t may be nil: misuse then panics.
+//
+// Without the SigningKey option the engine plays the dev server, for
+// apps in dev mode; with it, Inngest Cloud.
 func New(t testing.TB, opts ...Option) *Engine {
 	var rep reporter = panicReporter{}
 	if t != nil {
@@ -125,6 +137,7 @@ func New(t testing.TB, opts ...Option) *Engine {
 		runByID:   map[string]*Run{},
 		eventIDs:  map[string]time.Time{},
 		sendSeeds: map[string][]string{},
+		syncs:     map[string]*pendingSync{},
 		fetch:     http.DefaultClient,
 	}
 	// Expressions run while the engine's lock is held: now() reads the
@@ -134,14 +147,19 @@ func New(t testing.TB, opts ...Option) *Engine {
 	for _, o := range opts {
 		o(e)
 	}
+	if e.keyErr != nil {
+		rep.Helper()
+		rep.Fatalf("inngesttest: SigningKey: %v", e.keyErr)
+	}
 	return e
 }
 
 // HTTPClient returns an *http.Client whose requests go to the engine
-// instead of Inngest: the event API (Client.Send, step.SendEvent), sync
-// registration and the API the SDK loads large run state from. Create
-// the app's client with it so that the events its functions send reach
-// the engine:
+// instead of Inngest: sync registration, the event API (Client.Send,
+// step.SendEvent), signals, checkpoints and the API the SDK loads large
+// run state from. Create the app's client with it: Register learns the
+// app from the register request the client sends through it, and the
+// events its functions send reach the engine:
 //
 //	eng := inngesttest.New(t)
 //	client, err := inngest.NewClient(inngest.ClientOpts{
@@ -153,53 +171,6 @@ func New(t testing.TB, opts ...Option) *Engine {
 // Requests to any host reach the engine; paths it does not emulate get
 // 404.
 func (e *Engine) HTTPClient() *http.Client { return &http.Client{Transport: e.transport} }
-
-// Register syncs the clients' apps with the engine, reading their
-// functions (triggers, retries, cancellations, failure handlers) from
-// the sync payload each client sends to Inngest. Register after creating
-// the functions; registering a client again syncs it again.
-//
-// Like the server, Register refuses an app with an expression the server
-// would refuse (a trigger, cancel, flow-control, batch, priority,
-// singleton or idempotency expression), and fails the test naming each
-// function and field; see the package documentation.
-//
-// In cloud mode the engine signs every call with the client's signing
-// key, and the handler verifies it; in dev mode calls are not signed.
-func (e *Engine) Register(clients ...*inngest.Client) {
-	e.t.Helper()
-	for _, c := range clients {
-		if err := e.register(c); err != nil {
-			e.t.Fatalf("inngesttest: Register: %v", err)
-		}
-	}
-}
-
-func (e *Engine) register(c *inngest.Client) error {
-	d, ok := testhook.Describe(c)
-	if !ok {
-		return fmt.Errorf("the client is nil")
-	}
-	a := &app{
-		id:         d.ID,
-		handler:    d.Handler,
-		dev:        d.Dev,
-		signingKey: d.SigningKey,
-		env:        d.Env,
-		wired:      d.HTTPClient != nil && d.HTTPClient.Transport == e.transport,
-	}
-	body, err := d.Sync(appURL)
-	if err != nil {
-		return fmt.Errorf("app %q: building its sync payload: %w", d.ID, err)
-	}
-	fns, err := parseSync(e.cel, a, body)
-	if err != nil {
-		return fmt.Errorf("app %q: %w", d.ID, err)
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.install(a, fns)
-}
 
 // install replaces app a's functions.
 func (e *Engine) install(a *app, fns []*fnDef) error {

@@ -213,3 +213,35 @@ func ExampleEngine_HTTPClient() {
 	// Output:
 	// Completed "receipt for order 5"
 }
+
+// An app in cloud mode verifies every request's signature. Hand the same
+// signing key to the engine and to the client: the engine then signs the
+// sync and every call, as Inngest Cloud does, and takes the app's sync
+// only when it is authenticated with that key.
+func ExampleSigningKey() {
+	const key = "signkey-test-12345678"
+	eng := inngesttest.New(nil, inngesttest.SigningKey(key))
+	client, err := inngest.NewClient(inngest.ClientOpts{
+		AppID:      "shop",
+		Mode:       inngest.ModeCloud,
+		SigningKey: key,
+		HTTPClient: eng.HTTPClient(),
+		Logger:     quiet,
+	})
+	if err != nil {
+		panic(err)
+	}
+	refund, _ := inngest.CreateFunction(client, inngest.FunctionOpts{ID: "refund"},
+		inngest.EventTrigger("shop/refund.requested", nil),
+		func(ctx context.Context, in inngest.Input[Order]) (any, error) {
+			return step.Run(ctx, "refund", func(ctx context.Context) (string, error) {
+				return fmt.Sprintf("refunded order %d", in.Event.Data.ID), nil
+			})
+		})
+	eng.Register(client)
+
+	run := eng.Run(refund, inngest.Event[any]{Data: Order{ID: 9}})
+	fmt.Println(run.Status(), string(run.Output()))
+	// Output:
+	// Completed "refunded order 9"
+}

@@ -400,11 +400,13 @@ func TestFetch(t *testing.T) {
 // In cloud mode every call carries a signature the handler verifies.
 func TestCloudModeSignsCalls(t *testing.T) {
 	var sigs []string
-	eng := inngesttest.New(t, inngesttest.WithTrace(func(c inngesttest.Call) { sigs = append(sigs, c.Header.Get("X-Inngest-Signature")) }))
+	const key = "signkey-test-12345678"
+	eng := inngesttest.New(t, inngesttest.SigningKey(key),
+		inngesttest.WithTrace(func(c inngesttest.Call) { sigs = append(sigs, c.Header.Get("X-Inngest-Signature")) }))
 	c, err := inngest.NewClient(inngest.ClientOpts{
 		AppID:      "shop",
 		Mode:       inngest.ModeCloud,
-		SigningKey: "signkey-test-12345678",
+		SigningKey: key,
 		EventKey:   "test-event-key",
 		HTTPClient: eng.HTTPClient(),
 		Logger:     quiet,

@@ -2,17 +2,16 @@ package inngesttest_test
 
 import (
 	"encoding/json"
-	"io"
-	"log/slog"
 	"testing"
 
 	"github.com/go-inngest/inngest"
 	"github.com/go-inngest/inngest/inngesttest"
+	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/stretchr/testify/require"
 )
 
 // quiet is a logger for clients whose warnings the tests provoke.
-var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+var quiet = testkit.QuietLogger()
 
 // newClient returns a dev-mode client of app "shop" that sends through
 // the engine.

@@ -72,7 +72,7 @@ func (e *Engine) handleResponse(it *item, res response, detail string) {
 		return
 	}
 	if res.status >= 200 && res.status < 300 {
-		if v, err := strconv.Atoi(res.header.Get("X-Inngest-Req-Version")); err == nil {
+		if v, err := strconv.Atoi(res.header.Get(wire.HeaderReqVersion)); err == nil {
 			r.version = v
 		}
 	}
@@ -131,7 +131,7 @@ func (e *Engine) applyOps(it *item, ops []opcode, hdr http.Header) {
 		// each in a request of its own.
 		r.disableImmediate = true
 	}
-	noRetry := hdr.Get("X-Inngest-No-Retry") == "true"
+	noRetry := hdr.Get(wire.HeaderNoRetry) == "true"
 	requeued := false
 	for _, op := range ops {
 		if r.done() {
@@ -354,7 +354,7 @@ func (e *Engine) retry(it *item, delay time.Duration, stepID string) {
 // too, as the server does.
 func (e *Engine) callError(it *item, status int, hdr http.Header, body []byte) {
 	r := it.run
-	noRetry := hdr != nil && hdr.Get("X-Inngest-No-Retry") == "true"
+	noRetry := hdr != nil && hdr.Get(wire.HeaderNoRetry) == "true"
 	if !noRetry && it.attempt+1 < r.fn.maxAttempts() {
 		e.retry(it, retryDelay(it.attempt, hdr), "")
 		return
@@ -400,7 +400,7 @@ func standardError(status int, noRetry bool, body []byte) map[string]any {
 	drv := str("error")
 	if drv == "" {
 		if noRetry {
-			drv = "NonRetriableError"
+			drv = wire.ErrNameNoRetry
 		} else {
 			drv = fmt.Sprintf("invalid status code: %d", status)
 		}

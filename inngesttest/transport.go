@@ -7,19 +7,24 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+
+	"github.com/go-inngest/inngest/internal/wire"
 )
 
 // transport is the http.RoundTripper of Engine.HTTPClient. It answers,
 // in process, the requests an SDK client makes to Inngest:
 //
 //   - POST /e/{event key}: send events;
-//   - POST /fn/register: sync an app (one already registered);
+//   - POST /fn/register: sync an app (see Engine.Register);
 //   - GET /v0/runs/{id}/batch and /v0/runs/{id}/actions: a run's events
 //     and step state, for calls sent with use_api;
 //   - POST /v1/checkpoint/{id}/async: save the steps a call finished
 //     (ClientOpts.Checkpointing);
 //   - POST /v1/signals: resume a run waiting for a signal
 //     (Client.SendSignal).
+//
+// With a signing key (SigningKey), requests other than event sends must
+// be authenticated with it, as Inngest Cloud's are.
 type transport struct{ e *Engine }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -52,11 +57,19 @@ func apiJSON(w http.ResponseWriter, v any) {
 
 func (e *Engine) serveAPI(w http.ResponseWriter, req *http.Request, body []byte) {
 	path := req.URL.Path
+	if !strings.HasPrefix(path, "/e/") && path != "/fn/register" {
+		// The register request is authorized by apiRegister, which
+		// reports a refusal to Register.
+		if err := e.authorize(req); err != nil {
+			apiError(w, http.StatusUnauthorized, err.Error())
+			return
+		}
+	}
 	switch {
 	case req.Method == http.MethodPost && strings.HasPrefix(path, "/e/"):
 		e.apiSend(w, req, body)
 	case req.Method == http.MethodPost && path == "/fn/register":
-		e.apiRegister(w, body)
+		e.apiRegister(w, req, body)
 	case req.Method == http.MethodGet && strings.HasPrefix(path, "/v0/runs/"):
 		e.apiRunState(w, strings.TrimPrefix(path, "/v0/runs/"))
 	case req.Method == http.MethodPost && strings.HasPrefix(path, "/v1/checkpoint/") && strings.HasSuffix(path, "/async"):
@@ -79,7 +92,7 @@ func (e *Engine) apiSend(w http.ResponseWriter, req *http.Request, body []byte) 
 		apiError(w, http.StatusBadRequest, "the body is not a JSON event or array of events: "+err.Error())
 		return
 	}
-	seed := req.Header.Get("X-Inngest-Event-Id-Seed")
+	seed := req.Header.Get(wire.HeaderEventIDSeed)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if ids, ok := e.sendSeeds[seed]; ok && seed != "" {
@@ -114,33 +127,6 @@ func (e *Engine) apiSend(w http.ResponseWriter, req *http.Request, body []byte) 
 	// Events sent from a test (not from a function the engine is
 	// calling) take effect at once, as with Engine.Send.
 	e.driveLocked(e.now, nil)
-}
-
-// apiRegister takes a sync from the handler of an app already registered
-// with Register.
-func (e *Engine) apiRegister(w http.ResponseWriter, body []byte) {
-	var p syncPayload
-	if err := json.Unmarshal(body, &p); err != nil {
-		apiError(w, http.StatusBadRequest, "the sync payload is not valid JSON: "+err.Error())
-		return
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	old, ok := e.apps[p.AppName]
-	if !ok {
-		apiError(w, http.StatusBadRequest, "inngesttest: app "+p.AppName+" is not registered; call Engine.Register with its client")
-		return
-	}
-	a := *old
-	fns, err := parseSync(e.cel, &a, body)
-	if err == nil {
-		err = e.install(&a, fns)
-	}
-	if err != nil {
-		apiError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	apiJSON(w, map[string]any{"ok": true, "modified": true})
 }
 
 // apiRunState answers GET /v0/runs/{id}/batch (the run's events) and

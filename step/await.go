@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/go-inngest/inngest"
-	"github.com/go-inngest/inngest/internal/run"
+	"github.com/go-inngest/inngest/internal/replay"
 )
 
 // maxTimeout is the longest wait the server accepts for a timeout.
@@ -20,12 +20,12 @@ const maxTimeout = 366 * 24 * time.Hour
 // recorded result, or reports the step with op and opts and stops the
 // function. It returns an error only when it cannot stop the function
 // (an unmanaged goroutine).
-func await(r *run.Run, parallel bool, id, op string, opts any) (run.Step, json.RawMessage, error) {
+func await(r *replay.State, parallel bool, id, op string, opts any) (replay.Step, json.RawMessage, error) {
 	s := r.Next(id)
 	if raw, ok := r.Memo(s); ok {
 		return s, raw, nil
 	}
-	if r.Decide(s, parallel, false) == run.Report {
+	if r.Decide(s, parallel, false) == replay.Report {
 		o := s.Op(op)
 		o.Opts = opts
 		r.Add(o)
@@ -82,8 +82,8 @@ var ErrStepID = errors.New("inngest: a step needs an ID, unique within its funct
 // from returns the run of ctx for a step tool called with id, or why the
 // tool cannot be used: ctx is not a function's, the call is nested in a
 // step, or id is empty (a NoRetryError: retrying cannot fix it).
-func from(ctx context.Context, id string) (*run.Run, bool, error) {
-	r, parallel, err := run.From(ctx)
+func from(ctx context.Context, id string) (*replay.State, bool, error) {
+	r, parallel, err := replay.From(ctx)
 	if err != nil {
 		return nil, false, err
 	}

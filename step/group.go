@@ -6,7 +6,7 @@ import (
 	"sync"
 
 	"github.com/go-inngest/inngest"
-	"github.com/go-inngest/inngest/internal/run"
+	"github.com/go-inngest/inngest/internal/replay"
 )
 
 // A Group runs steps in parallel. It works like errgroup.Group: start
@@ -45,7 +45,7 @@ import (
 // ErrZeroGroup.
 type Group struct {
 	ctx context.Context
-	r   *run.Run
+	r   *replay.State
 
 	mu      sync.Mutex
 	err     error
@@ -59,7 +59,7 @@ var ErrZeroGroup = errors.New("inngest: step.Group used without step.NewGroup; m
 // NewGroup returns a Group for the function's context ctx.
 func NewGroup(ctx context.Context) *Group {
 	g := &Group{ctx: ctx}
-	r, _, err := run.From(ctx)
+	r, _, err := replay.From(ctx)
 	if err != nil {
 		g.err = err
 		return g
@@ -85,9 +85,9 @@ func (g *Group) Go(f func(ctx context.Context) error) {
 	}
 	var (
 		err error
-		p   *run.PanicError
+		p   *replay.PanicError
 	)
-	ctx := run.Branch(g.ctx)
+	ctx := replay.Branch(g.ctx)
 	returned := g.r.Go(func() { err = f(ctx) }, &p)
 	if p != nil {
 		panic(p)

@@ -21,7 +21,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-inngest/inngest"
-	"github.com/go-inngest/inngest/internal/wiretest"
+	"github.com/go-inngest/inngest/internal/testkit"
 )
 
 // hash is the step hash of the n-th use of id, computed here
@@ -34,29 +34,11 @@ func hash(id string, n ...int) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// logBuffer collects what the SDK logs.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.String()
-}
-
 // newClient returns a dev-mode client for app "demo" whose logs go to
 // the returned buffer.
-func newClient(t *testing.T, opts ...func(*inngest.ClientOpts)) (*inngest.Client, *logBuffer) {
+func newClient(t *testing.T, opts ...func(*inngest.ClientOpts)) (*inngest.Client, *testkit.LogBuffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testkit.LogBuffer{}
 	o := inngest.ClientOpts{AppID: "demo", Mode: inngest.ModeDev, Logger: slog.New(slog.NewTextHandler(logs, nil))}
 	for _, f := range opts {
 		f(&o)
@@ -92,7 +74,7 @@ func post(t *testing.T, c *inngest.Client, query string, body []byte) response {
 	req.Header.Set("Content-Type", "application/json")
 	rec := httptest.NewRecorder()
 	c.Serve().ServeHTTP(rec, req)
-	return response{Status: rec.Code, Header: rec.Header(), Body: wiretest.Timings(t, rec.Body.String())}
+	return response{Status: rec.Code, Header: rec.Header(), Body: testkit.Timings(t, rec.Body.String())}
 }
 
 // httptestServer serves c's handler over HTTP for the test.

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/go-inngest/inngest"
-	"github.com/go-inngest/inngest/internal/run"
+	"github.com/go-inngest/inngest/internal/replay"
 	"github.com/go-inngest/inngest/internal/wire"
 )
 
@@ -82,7 +82,7 @@ func Invoke[R any](ctx context.Context, id string, opts InvokeOpts) (R, error) {
 func InvokeFunction[Out, In any](ctx context.Context, id string, fn *inngest.Function[In], data In, timeout time.Duration) (Out, error) {
 	if fn == nil {
 		var zero Out
-		if _, _, err := run.From(ctx); err != nil {
+		if _, _, err := replay.From(ctx); err != nil {
 			return zero, err
 		}
 		return zero, optsError("InvokeFunction", id, "the function is nil")
@@ -129,7 +129,7 @@ const finishedEvent = "inngest/function.finished"
 // decodeInvoke decodes an invoke's recorded result: {"data": …},
 // {"error": …}, or the whole function-finished event when the invoked
 // function's result was empty.
-func decodeInvoke[R any](s run.Step, raw json.RawMessage) (R, error) {
+func decodeInvoke[R any](s replay.Step, raw json.RawMessage) (R, error) {
 	var zero R
 	var m struct {
 		wire.Memo

@@ -6,7 +6,7 @@ import (
 	"strings"
 
 	"github.com/go-inngest/inngest"
-	"github.com/go-inngest/inngest/internal/run"
+	"github.com/go-inngest/inngest/internal/replay"
 )
 
 // SendEvent sends events to Inngest as a step and returns their IDs, in
@@ -14,7 +14,7 @@ import (
 // sent once: a replay returns the recorded IDs. Every event is checked
 // before anything is sent; a bad event is a non-retriable error.
 func SendEvent(ctx context.Context, id string, events ...inngest.Event[any]) ([]string, error) {
-	if _, _, err := run.From(ctx); err != nil {
+	if _, _, err := replay.From(ctx); err != nil {
 		return nil, err
 	}
 	if err := checkEvents(id, events); err != nil {

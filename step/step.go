@@ -23,7 +23,7 @@ import (
 	"time"
 
 	"github.com/go-inngest/inngest"
-	"github.com/go-inngest/inngest/internal/run"
+	"github.com/go-inngest/inngest/internal/replay"
 	"github.com/go-inngest/inngest/internal/wire"
 )
 
@@ -57,9 +57,9 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 		return decodeRun[T](s, raw)
 	}
 	switch r.Decide(s, parallel, true) {
-	case run.Execute:
+	case replay.Execute:
 		start := time.Now()
-		v, err := call(run.StepContext(ctx, s), fn)
+		v, err := call(replay.StepContext(ctx, s), fn)
 		timing := wire.NewInterval(start, time.Now())
 		if ctx.Err() != nil {
 			warnOutlived(ctx, r, id, err)
@@ -93,7 +93,7 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 			}
 		}
 		reportError(r, s, err, timing)
-	case run.Report:
+	case replay.Report:
 		r.Add(s.Op(wire.OpStepPlanned))
 	}
 	return zero, r.Stop()
@@ -103,7 +103,7 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 // done: the call was cancelled (Inngest or a proxy hung up) or a
 // deadline passed. Inngest retries such a step, perhaps while the body
 // was still running, so the warning says how to make that safe.
-func warnOutlived(ctx context.Context, r *run.Run, id string, err error) {
+func warnOutlived(ctx context.Context, r *replay.State, id string, err error) {
 	log := r.Logger()
 	attrs := []any{"step", id, "run_id", r.RunID(), "cause", context.Cause(ctx).Error(),
 		"honoured_ctx", err != nil && errors.Is(err, ctx.Err())}
@@ -137,13 +137,13 @@ func call[T any](ctx context.Context, fn func(context.Context) (T, error)) (v T,
 // reportError records a failed attempt of step s, whose body ran during
 // timing: StepError while attempts remain, StepFailed when this was the
 // last attempt or the error is a NoRetryError.
-func reportError(r *run.Run, s run.Step, err error, timing *wire.Interval) {
+func reportError(r *replay.State, s replay.Step, err error, timing *wire.Interval) {
 	attempt, max := r.Attempt()
 	noRetry := inngest.IsNoRetryError(err)
 	final := noRetry || attempt+1 >= max
-	e := &wire.Error{Name: "Error", Message: err.Error()}
+	e := &wire.Error{Name: wire.ErrNameDefault, Message: err.Error()}
 	if noRetry {
-		e.Name = "NonRetriableError"
+		e.Name = wire.ErrNameNoRetry
 	}
 	if p, ok := err.(*panicError); ok {
 		e.Stack = p.stack
@@ -162,7 +162,7 @@ func reportError(r *run.Run, s run.Step, err error, timing *wire.Interval) {
 }
 
 // decodeRun decodes a memoized {"data": …} or {"error": …}.
-func decodeRun[T any](s run.Step, raw json.RawMessage) (T, error) {
+func decodeRun[T any](s replay.Step, raw json.RawMessage) (T, error) {
 	var zero T
 	var m wire.Memo
 	if err := wire.DecodeMemo(raw, &m); err != nil {
@@ -181,11 +181,11 @@ func decodeRun[T any](s run.Step, raw json.RawMessage) (T, error) {
 	return v, nil
 }
 
-func memoMismatch[T any](s run.Step, err error) error {
+func memoMismatch[T any](s replay.Step, err error) error {
 	return inngest.NoRetryError(fmt.Errorf("step %q: its recorded result does not fit %T: %w", s.ID, *new(T), err))
 }
 
-func stepError(s run.Step, e *wire.MemoError) *inngest.StepError {
+func stepError(s replay.Step, e *wire.MemoError) *inngest.StepError {
 	return &inngest.StepError{
 		StepID:  s.ID,
 		Name:    e.Name,
@@ -236,7 +236,7 @@ func sleep(ctx context.Context, id, until string, tooLong bool) error {
 		// Checked only for a new step: a recorded sleep has happened.
 		return inngest.NoRetryError(fmt.Errorf("step %q: a sleep lasts at most 366 days, until %s asks for more", id, until))
 	}
-	if r.Decide(s, parallel, false) == run.Report {
+	if r.Decide(s, parallel, false) == replay.Report {
 		o := s.Op(wire.OpSleep)
 		o.Opts = sleepOpts{Duration: until}
 		r.Add(o)

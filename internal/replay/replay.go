@@ -1,8 +1,8 @@
-// Package run is the replay state machine behind every call: it holds the
+// Package replay is the replay state machine behind every call: it holds the
 // memoized steps of one request, hashes step IDs, decides what a newly found
 // step does (run now, be reported, or be skipped) and stops user code at a
 // step with runtime.Goexit, which a user's recover cannot intercept.
-package run
+package replay
 
 import (
 	"context"
@@ -39,7 +39,7 @@ const (
 	Skip
 )
 
-// Config is what a Run needs from the request.
+// Config is what a State needs from the request.
 type Config struct {
 	// RunID is the run's ID, from the request.
 	RunID string
@@ -65,8 +65,8 @@ type Config struct {
 	Checkpoint func(op wire.Op) bool
 }
 
-// Run is the state of one request's execution of a function.
-type Run struct {
+// State is the replay state of one request's execution of a function.
+type State struct {
 	cfg Config
 
 	mu          sync.Mutex
@@ -86,9 +86,9 @@ type Run struct {
 	seen         map[string]struct{} // memoized hashes looked up
 }
 
-// New returns a Run over cfg.
-func New(cfg Config) *Run {
-	r := &Run{cfg: cfg, counts: make(map[string]int, len(cfg.Steps)+1)}
+// New returns a State over cfg.
+func New(cfg Config) *State {
+	r := &State{cfg: cfg, counts: make(map[string]int, len(cfg.Steps)+1)}
 	if cfg.OnNewCode != nil {
 		for _, raw := range cfg.Steps {
 			if !isInputEntry(raw) {
@@ -100,7 +100,7 @@ func New(cfg Config) *Run {
 }
 
 // reachedNewCode calls OnNewCode, once.
-func (r *Run) reachedNewCode() {
+func (r *State) reachedNewCode() {
 	if r.cfg.OnNewCode != nil {
 		r.newCode.Do(r.cfg.OnNewCode)
 	}
@@ -110,16 +110,16 @@ type ctxKey struct{}
 
 // frame is what a context carries about where user code runs.
 type frame struct {
-	run      *Run
+	run      *State
 	parallel bool // inside a step.NewGroup branch
 	inStep   bool // inside a step's body
 	step     Step // the step whose body runs, when inStep
 	sends    int  // event sends made by that body so far
 }
 
-// From returns the Run of ctx and whether ctx is inside a parallel branch,
+// From returns the State of ctx and whether ctx is inside a parallel branch,
 // or an error when step tools cannot be used with ctx.
-func From(ctx context.Context) (*Run, bool, error) {
+func From(ctx context.Context) (*State, bool, error) {
 	f, _ := ctx.Value(ctxKey{}).(*frame)
 	if f == nil || f.run == nil {
 		return nil, false, ErrNotInFunction
@@ -174,7 +174,7 @@ type Step struct {
 }
 
 // Next hashes the next occurrence of id in this execution.
-func (r *Run) Next(id string) Step {
+func (r *State) Next(id string) Step {
 	r.mu.Lock()
 	n := r.counts[id]
 	r.counts[id] = n + 1
@@ -190,7 +190,7 @@ func (s Step) Op(op string) wire.Op {
 
 // Memo returns the memoized value of s, if any. An {"input": ...} entry is
 // replacement input rather than a result and is reported as absent.
-func (r *Run) Memo(s Step) (json.RawMessage, bool) {
+func (r *State) Memo(s Step) (json.RawMessage, bool) {
 	raw, ok := r.cfg.Steps[s.Hash]
 	if !ok || isInputEntry(raw) {
 		return nil, false
@@ -213,7 +213,7 @@ func isInputEntry(raw json.RawMessage) bool { return wire.IsInput(raw) }
 
 // Decide says what to do with new step s; runnable is true for steps
 // whose body runs in the SDK (step.Run and what is built on it).
-func (r *Run) Decide(s Step, parallel, runnable bool) Mode {
+func (r *State) Decide(s Step, parallel, runnable bool) Mode {
 	r.reachedNewCode()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -232,7 +232,7 @@ func (r *Run) Decide(s Step, parallel, runnable bool) Mode {
 
 // Attempt returns the zero-based attempt of this request and the number
 // of attempts the server allows.
-func (r *Run) Attempt() (attempt, max int) {
+func (r *State) Attempt() (attempt, max int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.cfg.Attempt, r.cfg.MaxAttempts
@@ -244,7 +244,7 @@ func (r *Run) Attempt() (attempt, max int) {
 // goes on; the steps after it start at attempt 0, as the server resets
 // the attempt count after a checkpoint. Otherwise the caller adds the
 // opcode and stops.
-func (r *Run) Checkpoint(op wire.Op) bool {
+func (r *State) Checkpoint(op wire.Op) bool {
 	r.mu.Lock()
 	ok := r.cfg.Checkpoint != nil && len(r.ops) == 0 && r.cfg.TargetHash == "" && !r.cfg.DisableImmediate
 	r.mu.Unlock()
@@ -259,7 +259,7 @@ func (r *Run) Checkpoint(op wire.Op) bool {
 }
 
 // Add records an opcode for the response.
-func (r *Run) Add(op wire.Op) {
+func (r *State) Add(op wire.Op) {
 	r.mu.Lock()
 	r.ops = append(r.ops, op)
 	r.mu.Unlock()
@@ -267,7 +267,7 @@ func (r *Run) Add(op wire.Op) {
 
 // AddError records a StepError or StepFailed opcode with the response
 // headers it needs.
-func (r *Run) AddError(op wire.Op, noRetry bool, retryAfter string) {
+func (r *State) AddError(op wire.Op, noRetry bool, retryAfter string) {
 	r.mu.Lock()
 	r.ops = append(r.ops, op)
 	if noRetry {
@@ -281,7 +281,7 @@ func (r *Run) AddError(op wire.Op, noRetry bool, retryAfter string) {
 
 // fail records err as the misuse of the step tools that fails this call
 // for good; the first one recorded wins.
-func (r *Run) fail(err error) {
+func (r *State) fail(err error) {
 	r.mu.Lock()
 	if r.fatal == nil {
 		r.fatal = err
@@ -293,7 +293,7 @@ func (r *Run) fail(err error) {
 // the SDK runs user code on it calls runtime.Goexit and does not return;
 // elsewhere it records ErrUnmanagedGoroutine, which fails the request,
 // and returns it.
-func (r *Run) Stop() error {
+func (r *State) Stop() error {
 	if !r.Managed() {
 		r.fail(ErrUnmanagedGoroutine)
 		return ErrUnmanagedGoroutine
@@ -332,9 +332,9 @@ type PanicError struct {
 
 func (p *PanicError) Error() string { return fmt.Sprintf("panic: %v", p.Value) }
 
-// Execute runs fn on a goroutine the Run manages and waits until it
+// Execute runs fn on a goroutine the State manages and waits until it
 // returns, panics or is stopped at a step.
-func (r *Run) Execute(ctx context.Context, fn func(context.Context) (any, error)) Outcome {
+func (r *State) Execute(ctx context.Context, fn func(context.Context) (any, error)) Outcome {
 	ctx = context.WithValue(ctx, ctxKey{}, &frame{run: r})
 	var out Outcome
 	returned := r.Go(func() {
@@ -365,7 +365,7 @@ func (r *Run) Execute(ctx context.Context, fn func(context.Context) (any, error)
 
 // Go runs f on a new managed goroutine and waits for it. It reports
 // whether f returned normally; a panic is stored in *p.
-func (r *Run) Go(f func(), p **PanicError) (returned bool) {
+func (r *State) Go(f func(), p **PanicError) (returned bool) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -399,11 +399,11 @@ func (r *Run) Go(f func(), p **PanicError) (returned bool) {
 	return returned
 }
 
-// Managed reports whether the calling goroutine is one the Run manages:
-// while the Run has managed goroutines, a goroutine that started in Go.
-// (A goroutine Go started for another Run passes too; only a context
+// Managed reports whether the calling goroutine is one the State manages:
+// while the State has managed goroutines, a goroutine that started in Go.
+// (A goroutine Go started for another State passes too; only a context
 // carried from one call into another could bring that about.)
-func (r *Run) Managed() bool {
+func (r *State) Managed() bool {
 	r.mu.Lock()
 	n := r.managed
 	r.mu.Unlock()
@@ -460,10 +460,10 @@ func outermost() uintptr {
 }
 
 // RunID is the ID of the run being executed.
-func (r *Run) RunID() string { return r.cfg.RunID }
+func (r *State) RunID() string { return r.cfg.RunID }
 
 // Logger returns the client's logger (slog.Default when none was set).
-func (r *Run) Logger() *slog.Logger {
+func (r *State) Logger() *slog.Logger {
 	if r.cfg.Logger == nil {
 		return slog.Default()
 	}

@@ -1,5 +1,4 @@
-// Package wiretest helps tests compare the SDK's answers byte for byte.
-package wiretest
+package testkit
 
 import (
 	"regexp"
