@@ -80,8 +80,8 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 		DisableImmediate: req.Ctx.DisableImmediateExecution,
 		Attempt:          req.Ctx.Attempt,
 		MaxAttempts:      maxAttempts,
-		Checkpoint:       h.checkpointer(r.Context(), &req, target, fn),
 	}
+	cfg.Checkpoint, cfg.Flush = h.checkpointer(r.Context(), &req, target, fn)
 	mw := h.c.chainFor(fn)
 	var call *Call
 	if mw != nil {

@@ -60,9 +60,17 @@ type Config struct {
 	OnNewCode func()
 	// Checkpoint, when set, saves a step that just ran with the server so
 	// that user code can go on to the next step in this same request. It
-	// reports whether the step was saved; when it was not, the step is
-	// reported in the response as usual.
+	// reports whether the step was saved, or taken to be saved with
+	// others by Flush; when it was not, the step is reported in the
+	// response as usual.
 	Checkpoint func(op wire.Op) bool
+	// Flush, when set, saves the steps Checkpoint took but has not saved
+	// yet, and returns those it could not save. It is called before an
+	// opcode is added for the response (a step the server must carry out,
+	// or one that failed) and when user code has finished; the steps it
+	// returns are reported in the response, ahead of any other opcode, so
+	// that none is lost.
+	Flush func() []wire.Op
 }
 
 // State is the replay state of one request's execution of a function.
@@ -81,9 +89,12 @@ type State struct {
 	memoHits    int
 	// checkpointed counts the steps saved by checkpointing.
 	checkpointed int
-	memoTotal    int // memoized results (not input entries), for OnNewCode
-	newCode      sync.Once
-	seen         map[string]struct{} // memoized hashes looked up
+	// unsaved is set when steps taken by the checkpointer could not be
+	// saved and are in ops.
+	unsaved   bool
+	memoTotal int // memoized results (not input entries), for OnNewCode
+	newCode   sync.Once
+	seen      map[string]struct{} // memoized hashes looked up
 }
 
 // New returns a State over cfg.
@@ -258,8 +269,25 @@ func (r *State) Checkpoint(op wire.Op) bool {
 	return true
 }
 
-// Add records an opcode for the response.
+// flush saves the steps the checkpointer holds; those it could not
+// save are reported in the response.
+func (r *State) flush() {
+	if r.cfg.Flush == nil {
+		return
+	}
+	if failed := r.cfg.Flush(); len(failed) > 0 {
+		r.mu.Lock()
+		r.ops = append(r.ops, failed...)
+		r.checkpointed -= len(failed)
+		r.unsaved = true
+		r.mu.Unlock()
+	}
+}
+
+// Add records an opcode for the response, after the steps the
+// checkpointer held.
 func (r *State) Add(op wire.Op) {
+	r.flush()
 	r.mu.Lock()
 	r.ops = append(r.ops, op)
 	r.mu.Unlock()
@@ -268,6 +296,7 @@ func (r *State) Add(op wire.Op) {
 // AddError records a StepError or StepFailed opcode with the response
 // headers it needs.
 func (r *State) AddError(op wire.Op, noRetry bool, retryAfter string) {
+	r.flush()
 	r.mu.Lock()
 	r.ops = append(r.ops, op)
 	if noRetry {
@@ -344,9 +373,19 @@ func (r *State) Execute(ctx context.Context, fn func(context.Context) (any, erro
 		out.Value, out.Err = fn(ctx)
 		r.reachedNewCode()
 	}, &out.Panic)
+	r.flush()
 	r.mu.Lock()
 	r.finished = true
 	out.Stopped = !returned && out.Panic == nil
+	if returned || out.Panic != nil {
+		if r.unsaved {
+			// Steps whose checkpoint failed after the function had
+			// moved on: they are the answer, and the function's end
+			// (its result, error or panic) comes again on the next call,
+			// after them.
+			out.Value, out.Err, out.Panic, out.Stopped = nil, nil, nil, true
+		}
+	}
 	out.Ops = r.ops
 	out.NoRetry = r.noRetry
 	out.Retry = r.retryAfter
