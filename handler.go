@@ -64,11 +64,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPut:
 		h.sync(w, r)
 	case http.MethodPost:
-		if r.URL.Query().Get("probe") == "trust" {
+		q := r.URL.Query()
+		if q.Get("probe") == "trust" {
 			h.trust(w, r)
 			return
 		}
-		h.call(w, r)
+		h.call(w, r, q)
 	default:
 		hd.Set("Allow", "GET, POST, PUT")
 		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed; Inngest uses GET, POST and PUT")
@@ -149,6 +150,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		return
 	}
 	writeRaw(w, status, b)
+}
+
+// writeOps writes ops as a 206 answer.
+func writeOps(w http.ResponseWriter, ops []wire.Op) {
+	if b, ok := wire.AppendOps(nil, ops); ok {
+		writeRaw(w, http.StatusPartialContent, b)
+		return
+	}
+	writeJSON(w, http.StatusPartialContent, ops)
 }
 
 // marshalNoEscape returns the JSON of v without escaping HTML characters.
