@@ -154,7 +154,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // writeOps writes ops as a 206 answer.
 func writeOps(w http.ResponseWriter, ops []wire.Op) {
-	if b, ok := wire.AppendOps(nil, ops); ok {
+	n := 2
+	for i := range ops {
+		n += 160 + len(ops[i].ID) + 3*len(ops[i].Name) + len(ops[i].Data)
+	}
+	if b, ok := wire.AppendOps(make([]byte, 0, n), ops); ok {
 		writeRaw(w, http.StatusPartialContent, b)
 		return
 	}

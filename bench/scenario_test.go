@@ -351,6 +351,35 @@ func floor(body []byte, ids []string) (int, error) {
 	return hits, nil
 }
 
+// floorHandler is the floor as a handler, called as the SDKs are: it
+// reads the body into a buffer of its Content-Length, runs floor (and
+// floorVerify when signed) and writes a fixed 206 answer. It fails tb
+// unless floor finds every memoized step of rq.
+func floorHandler(tb testing.TB, rq request, signed bool) http.Handler {
+	tb.Helper()
+	if hits, err := floor(rq.body, rq.ids); err != nil || hits != len(rq.ids)-1 {
+		tb.Fatalf("floor: %d memoized steps found, want %d (%v)", hits, len(rq.ids)-1, err)
+	}
+	answer := []byte(`[{"id":"` + hashID(rq.ids[len(rq.ids)-1]) + `","op":"StepRun"}]`)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if _, err := floor(body, rq.ids); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if signed {
+			floorVerify(body)
+		}
+		w.Header()["Content-Type"] = []string{"application/json"}
+		w.WriteHeader(http.StatusPartialContent)
+		_, _ = w.Write(answer)
+	})
+}
+
 // floorVerify computes the request's HMAC-SHA256, the least a handler
 // in cloud mode adds.
 func floorVerify(body []byte) []byte {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -94,7 +95,12 @@ type State struct {
 	unsaved   bool
 	memoTotal int // memoized results (not input entries), for OnNewCode
 	newCode   sync.Once
-	seen      map[string]struct{} // memoized hashes looked up
+	// seen are the memoized hashes looked up, in order: usually the
+	// server's stack, which the end of Execute checks first.
+	seen []string
+	// stackPos is the entry of the server's stack the next step is
+	// likely to be, whose hash string Next then reuses.
+	stackPos int
 }
 
 // New returns a State over cfg.
@@ -186,11 +192,22 @@ type Step struct {
 
 // Next hashes the next occurrence of id in this execution.
 func (r *State) Next(id string) Step {
+	var buf [40]byte
 	r.mu.Lock()
 	n := r.counts[id]
 	r.counts[id] = n + 1
+	hash := wire.AppendHashID(buf[:0], id, n)
+	// Steps replay in the order of the stack: its hash string saves
+	// allocating one.
+	var h string
+	if stack := r.cfg.Stack; r.stackPos < len(stack) && stack[r.stackPos] == string(hash) {
+		h = stack[r.stackPos]
+		r.stackPos++
+	} else {
+		h = string(hash)
+	}
 	r.mu.Unlock()
-	return Step{ID: id, Hash: wire.HashID(id, n), Index: n}
+	return Step{ID: id, Hash: h, Index: n}
 }
 
 // Op returns the opcode of kind op that reports s, naming it as the
@@ -209,9 +226,9 @@ func (r *State) Memo(s Step) (json.RawMessage, bool) {
 	r.mu.Lock()
 	r.memoHits++
 	if r.seen == nil {
-		r.seen = make(map[string]struct{}, len(r.cfg.Steps))
+		r.seen = make([]string, 0, len(r.cfg.Stack))
 	}
-	r.seen[s.Hash] = struct{}{}
+	r.seen = append(r.seen, s.Hash)
 	last := r.memoHits == r.memoTotal
 	r.mu.Unlock()
 	if last {
@@ -393,12 +410,28 @@ func (r *State) Execute(ctx context.Context, fn func(context.Context) (any, erro
 	out.MemoHits = r.memoHits
 	out.Checkpointed = r.checkpointed
 	out.TargetFound = r.targetFound
-	for _, h := range r.cfg.Stack {
-		if _, ok := r.seen[h]; !ok {
-			out.Unreplayed = append(out.Unreplayed, h)
+	out.Unreplayed = unreplayed(r.cfg.Stack, r.seen)
+	r.mu.Unlock()
+	return out
+}
+
+// unreplayed returns the hashes of stack that are not in seen, in stack
+// order: at once when seen is the stack, as it is when the function
+// replayed its steps in order.
+func unreplayed(stack, seen []string) []string {
+	if len(seen) >= len(stack) && slices.Equal(stack, seen[:len(stack)]) {
+		return nil
+	}
+	set := make(map[string]struct{}, len(seen))
+	for _, h := range seen {
+		set[h] = struct{}{}
+	}
+	var out []string
+	for _, h := range stack {
+		if _, ok := set[h]; !ok {
+			out = append(out, h)
 		}
 	}
-	r.mu.Unlock()
 	return out
 }
 
