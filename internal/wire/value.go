@@ -1,22 +1,28 @@
 // Why this file exists (measured with go1.26.8 on a shared 2-core
-// linux/amd64 VM; CPU time per call, medians of 8 interleaved runs;
-// bench/README.md, "JSON decoding", has the benchstat tables):
+// linux/amd64 VM; CPU time per call, medians of 6 interleaved runs, ±20%
+// to ±50% under the load of other builds; bench/README.md, "JSON
+// decoding", has the method and the libraries measured beside it):
 //
 //   - A step result decoded into its Go type (BenchmarkUnmarshal) costs
-//     this file's decoders, against json.Unmarshal: a small struct 289 ns
-//     and 2 allocations against 1,063 ns and 6; a slice of 10 structs
-//     2.7 µs against 8.7 µs; map[string]any 1.3 µs against 1.8 µs; a 2 KiB
-//     nested document 22 µs against 46 µs; a 10 KiB string 30 µs against
-//     63 µs. The fastest library measured, goccy/go-json, takes 23-70%
-//     less time than these decoders, but no maintained library gives
-//     encoding/json's results and errors (goccy decodes some inputs to
-//     other values; bench/json_test.go counts where each differs), and the
-//     SDK depends on nothing but the standard library and jcs.
-//   - Without this file (Unmarshal through decode.go's pooled json.Decoder),
-//     the handler with 100 memoized steps took 273 µs of CPU instead of
-//     170 µs, and with 1,000 steps 2.19 ms instead of 1.32 ms. The official
-//     Go SDK was then only 2.6x and 2.9x slower, below the 3x the SDK
-//     promises; with this file it is 4.0x and 5.7x slower (same run).
+//     this file's decoders, against json.Unmarshal: a small struct 336 ns
+//     and 2 allocations against 1,183 ns and 6; map[string]any with four
+//     keys 0.9 µs and 6 allocations against 1.8 µs and 20; a slice of 10
+//     structs 2.2 µs and 3 against 9.6 µs and 21; a 2 KiB nested document
+//     17 µs and 36 against 44 µs and 180; a 10 KiB string 12 µs and 2
+//     against 73 µs and 4. The allocations are what the official Go SDK
+//     pays per memoized step on top of its own; they decide whether a
+//     call with 100 or 1,000 memoized map or document results costs a
+//     quarter of its allocations.
+//   - Where the allocations went: a value's short strings (and map keys)
+//     share one buffer (text); slices and []any are decoded into a kept
+//     scratch slice and copied once at their exact length; a map's key
+//     and element are reused for every member, and map[string]any and
+//     map[string]string are built without reflection per member; small
+//     integers in interface{} are boxed once, at init.
+//   - Without this file (Unmarshal through decode.go's pooled
+//     json.Decoder), the handler with 100 memoized steps took 273 µs of
+//     CPU instead of 170 µs, and with 1,000 steps 2.19 ms instead of
+//     1.32 ms (before the changes above).
 
 package wire
 

@@ -163,19 +163,24 @@ func dropConfig(out []byte) []byte {
 
 // replaceBetweenMarkers replaces what lies between the lines
 // "<!-- benchtable:begin -->" and "<!-- benchtable:end -->" of the file
-// with text.
+// with text. The markers must be lines of their own.
 func replaceBetweenMarkers(file, text string) error {
-	const begin, end = "<!-- benchtable:begin -->\n", "<!-- benchtable:end -->"
+	const begin, end = "\n<!-- benchtable:begin -->\n", "\n<!-- benchtable:end -->"
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return err
 	}
 	s := string(b)
-	i, j := strings.Index(s, begin), strings.Index(s, end)
-	if i < 0 || j < i {
-		return fmt.Errorf("%s: no lines %q and %q around the table", file, strings.TrimSpace(begin), end)
+	i := strings.Index(s, begin)
+	j := -1
+	if i >= 0 {
+		j = strings.Index(s[i+len(begin)-1:], end)
 	}
-	s = s[:i+len(begin)] + text + s[j:]
+	if i < 0 || j < 0 {
+		return fmt.Errorf("%s: no lines %q and %q around the table", file, strings.TrimSpace(begin), strings.TrimSpace(end))
+	}
+	j += i + len(begin) - 1 // the newline before the end marker
+	s = s[:i+len(begin)] + text + s[j+1:]
 	return os.WriteFile(file, []byte(s), 0o644)
 }
 
@@ -272,8 +277,12 @@ func (t *table) header(metric string) string {
 	if metric == "cpu" {
 		what = "CPU time per call, all threads (cpu-ns/op)"
 	}
-	return fmt.Sprintf("Written by `go run ./cmd/benchtable -update` (in `bench/`). %s/%s, %s; %s, medians of %d interleaved rounds.\n\n",
-		t.config["goos"], t.config["goarch"], t.config["cpu"], what, rounds)
+	cmd := "go run ./cmd/benchtable -update"
+	if metric == "cpu" {
+		cmd += " -metric cpu"
+	}
+	return fmt.Sprintf("Written by `%s` (in `bench/`). %s/%s, %s; %s, medians of %d interleaved rounds.\n\n",
+		cmd, t.config["goos"], t.config["goarch"], t.config["cpu"], what, rounds)
 }
 
 // printSummary prints the short table of the repository's README.
@@ -381,6 +390,8 @@ func duration(ns float64) string {
 	switch {
 	case math.IsNaN(ns):
 		return "–"
+	case ns >= 1e9:
+		return fmt.Sprintf("%.2f s", ns/1e9)
 	case ns >= 1e6:
 		return fmt.Sprintf("%.2f ms", ns/1e6)
 	case ns >= 1e3:

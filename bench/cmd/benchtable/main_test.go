@@ -94,11 +94,15 @@ func TestMemoized(t *testing.T) {
 
 func TestReplaceBetweenMarkers(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "README.md")
-	require.NoError(t, os.WriteFile(f, []byte("# x\n<!-- benchtable:begin -->\nold\n<!-- benchtable:end -->\nafter\n"), 0o644))
+	// The markers named in the text do not count; only lines do.
+	require.NoError(t, os.WriteFile(f, []byte("# x\nsee `<!-- benchtable:begin -->` and `<!-- benchtable:end -->`\n<!-- benchtable:begin -->\nold\n<!-- benchtable:end -->\nafter\n"), 0o644))
 	require.NoError(t, replaceBetweenMarkers(f, "new\n"))
 	b, err := os.ReadFile(f)
 	require.NoError(t, err)
-	assert.Equal(t, "# x\n<!-- benchtable:begin -->\nnew\n<!-- benchtable:end -->\nafter\n", string(b))
+	assert.Equal(t, "# x\nsee `<!-- benchtable:begin -->` and `<!-- benchtable:end -->`\n<!-- benchtable:begin -->\nnew\n<!-- benchtable:end -->\nafter\n", string(b))
+	require.NoError(t, replaceBetweenMarkers(f, "newer\n"), "again")
+	b, _ = os.ReadFile(f)
+	assert.Contains(t, string(b), "<!-- benchtable:begin -->\nnewer\n<!-- benchtable:end -->\nafter\n")
 
 	require.NoError(t, os.WriteFile(f, []byte("no markers\n"), 0o644))
 	assert.ErrorContains(t, replaceBetweenMarkers(f, "new\n"), "no lines")
