@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -17,9 +18,11 @@ import (
 
 // A function of 20 steps gives the same result with and without
 // checkpointing, each step's body runs once, and with checkpointing the
-// server makes one call instead of 21.
+// server makes one call instead of 21. With the 20 steps in one batch,
+// the run takes at most 50 ms by the server's trace. The test is not
+// parallel, so that the other tests do not load the server while it
+// measures.
 func TestCheckpointing(t *testing.T) {
-	t.Parallel()
 	tg := needServer(t)
 	const steps = 20
 	for _, tc := range []struct {
@@ -71,8 +74,16 @@ func TestCheckpointing(t *testing.T) {
 				tc.name, calls, span, took.Round(time.Millisecond), elapsed.Round(time.Millisecond))
 			if tc.cp != nil && tc.cp.BatchSteps == steps {
 				// One checkpoint request for the twenty steps, then the
-				// result.
-				assert.LessOrEqual(t, span, 50*time.Millisecond, "the run's span in the server's trace, batched")
+				// result: the median of five runs.
+				spans := []time.Duration{span}
+				for range 4 {
+					run := tg.finished(t, a.send(a.event("twenty"), map[string]any{}))
+					require.Equal(t, "Completed", run.Status, "output: %s", run.Output)
+					spans = append(spans, runSpan(t, tg, run.RunID))
+				}
+				slices.Sort(spans)
+				t.Logf("%s: runs of %v, median %s", tc.name, spans, spans[2])
+				assert.LessOrEqual(t, spans[2], 50*time.Millisecond, "the run's span in the server's trace, batched (median of 5)")
 			}
 		})
 	}
