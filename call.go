@@ -18,12 +18,11 @@ import (
 // call handles POST ?fnId=…&stepId=…: it verifies the request, replays
 // the function over its memoized steps and answers with the result (200),
 // the steps to report (206) or the error (400/500).
-func (h *handler) call(w http.ResponseWriter, r *http.Request) {
+func (h *handler) call(w http.ResponseWriter, r *http.Request, q url.Values) {
 	body, _, ok := h.readSigned(w, r, false, h.refuse401(w, r))
 	if !ok {
 		return
 	}
-	q := r.URL.Query()
 	fnID := q.Get("fnId")
 	if fnID == "" {
 		writeError(w, http.StatusBadRequest, "the call has no fnId query parameter")
@@ -81,8 +80,8 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 		DisableImmediate: req.Ctx.DisableImmediateExecution,
 		Attempt:          req.Ctx.Attempt,
 		MaxAttempts:      maxAttempts,
-		Checkpoint:       h.checkpointer(r.Context(), &req, target, fn),
 	}
+	cfg.Checkpoint, cfg.Flush = h.checkpointer(r.Context(), &req, target, fn)
 	mw := h.c.chainFor(fn)
 	var call *Call
 	if mw != nil {
@@ -136,7 +135,7 @@ func (h *handler) respond(w http.ResponseWriter, r *http.Request, fn *function, 
 				break
 			}
 		}
-		writeJSON(w, http.StatusPartialContent, out.Ops)
+		writeOps(w, out.Ops)
 	case out.Err != nil:
 		// Before the targeted-step check: a function that failed on its
 		// way to the target (a memoized result that no longer fits, a

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -60,12 +61,20 @@ type Config struct {
 	OnNewCode func()
 	// Checkpoint, when set, saves a step that just ran with the server so
 	// that user code can go on to the next step in this same request. It
-	// reports whether the step was saved; when it was not, the step is
-	// reported in the response as usual.
+	// reports whether the step was saved, or taken to be saved with
+	// others by Flush; when it was not, the step is reported in the
+	// response as usual.
 	Checkpoint func(op wire.Op) bool
 	// Patches holds the answers step.Patched gives, by patch ID, where
 	// they are decided (see Run); others are worked out from the memo.
 	Patches map[string]bool
+	// Flush, when set, saves the steps Checkpoint took but has not saved
+	// yet, and returns those it could not save. It is called before an
+	// opcode is added for the response (a step the server must carry out,
+	// or one that failed) and when user code has finished; the steps it
+	// returns are reported in the response, ahead of any other opcode, so
+	// that none is lost.
+	Flush func() []wire.Op
 }
 
 // State is the replay state of one request's execution of a function.
@@ -84,13 +93,20 @@ type State struct {
 	memoHits    int
 	// checkpointed counts the steps saved by checkpointing.
 	checkpointed int
-	memoTotal    int // memoized results (not input entries), for OnNewCode
-	newCode      sync.Once
-	seen         map[string]struct{} // memoized hashes looked up
 	divergence   *Divergence
-	visited      []string // memoized hashes looked up, in order
 	tentative    []string // patches answered true with memoized steps ahead
 	restart      string   // the patch to turn off in a new execution
+	// unsaved is set when steps taken by the checkpointer could not be
+	// saved and are in ops.
+	unsaved   bool
+	memoTotal int // memoized results (not input entries), for OnNewCode
+	newCode   sync.Once
+	// seen are the memoized hashes looked up, in order: usually the
+	// server's stack, which the end of Execute checks first.
+	seen []string
+	// stackPos is the entry of the server's stack the next step is
+	// likely to be, whose hash string Next then reuses.
+	stackPos int
 }
 
 // New returns a State over cfg.
@@ -180,11 +196,22 @@ type Step struct {
 
 // Next hashes the next occurrence of id in this execution.
 func (r *State) Next(id string) Step {
+	var buf [40]byte
 	r.mu.Lock()
 	n := r.counts[id]
 	r.counts[id] = n + 1
+	hash := wire.AppendHashID(buf[:0], id, n)
+	// Steps replay in the order of the stack: its hash string saves
+	// allocating one.
+	var h string
+	if stack := r.cfg.Stack; r.stackPos < len(stack) && stack[r.stackPos] == string(hash) {
+		h = stack[r.stackPos]
+		r.stackPos++
+	} else {
+		h = string(hash)
+	}
 	r.mu.Unlock()
-	return Step{ID: id, Hash: wire.HashID(id, n), Index: n}
+	return Step{ID: id, Hash: h, Index: n}
 }
 
 // Op returns the opcode of kind op that reports s, naming it as the
@@ -203,13 +230,9 @@ func (r *State) Memo(s Step) (json.RawMessage, bool) {
 	r.mu.Lock()
 	r.memoHits++
 	if r.seen == nil {
-		r.seen = make(map[string]struct{}, len(r.cfg.Steps))
+		r.seen = make([]string, 0, len(r.cfg.Stack))
 	}
-	r.seen[s.Hash] = struct{}{}
-	if r.visited == nil {
-		r.visited = make([]string, 0, r.memoTotal)
-	}
-	r.visited = append(r.visited, s.Hash)
+	r.seen = append(r.seen, s.Hash)
 	last := r.memoHits == r.memoTotal
 	r.mu.Unlock()
 	if last {
@@ -282,8 +305,25 @@ func (r *State) Checkpoint(op wire.Op) bool {
 	return true
 }
 
-// Add records an opcode for the response.
+// flush saves the steps the checkpointer holds; those it could not
+// save are reported in the response.
+func (r *State) flush() {
+	if r.cfg.Flush == nil {
+		return
+	}
+	if failed := r.cfg.Flush(); len(failed) > 0 {
+		r.mu.Lock()
+		r.ops = append(r.ops, failed...)
+		r.checkpointed -= len(failed)
+		r.unsaved = true
+		r.mu.Unlock()
+	}
+}
+
+// Add records an opcode for the response, after the steps the
+// checkpointer held.
 func (r *State) Add(op wire.Op) {
+	r.flush()
 	r.mu.Lock()
 	r.ops = append(r.ops, op)
 	r.mu.Unlock()
@@ -292,6 +332,7 @@ func (r *State) Add(op wire.Op) {
 // AddError records a StepError or StepFailed opcode with the response
 // headers it needs.
 func (r *State) AddError(op wire.Op, noRetry bool, retryAfter string) {
+	r.flush()
 	r.mu.Lock()
 	r.ops = append(r.ops, op)
 	if noRetry {
@@ -379,9 +420,19 @@ func (r *State) Execute(ctx context.Context, fn func(context.Context) (any, erro
 		out.Value, out.Err = fn(ctx)
 		r.reachedNewCode()
 	}, &out.Panic)
+	r.flush()
 	r.mu.Lock()
 	r.finished = true
 	out.Stopped = !returned && out.Panic == nil
+	if returned || out.Panic != nil {
+		if r.unsaved {
+			// Steps whose checkpoint failed after the function had
+			// moved on: they are the answer, and the function's end
+			// (its result, error or panic) comes again on the next call,
+			// after them.
+			out.Value, out.Err, out.Panic, out.Stopped = nil, nil, nil, true
+		}
+	}
 	out.Ops = r.ops
 	out.NoRetry = r.noRetry
 	out.Retry = r.retryAfter
@@ -390,21 +441,37 @@ func (r *State) Execute(ctx context.Context, fn func(context.Context) (any, erro
 	out.Checkpointed = r.checkpointed
 	out.TargetFound = r.targetFound
 	out.Diverged = r.divergence
-	out.Visited = r.visited
+	out.Visited = r.seen
 	out.restart = r.restart
 	if returned && out.Panic == nil && r.memoHits < r.memoTotal && r.canRestart() {
 		// The function returned before its memoized steps.
 		out.restart = r.lastTentative()
 	}
-	for _, h := range r.cfg.Stack {
-		if _, ok := r.seen[h]; !ok {
-			out.Unreplayed = append(out.Unreplayed, h)
-		}
-	}
+	out.Unreplayed = unreplayed(r.cfg.Stack, r.seen)
 	if len(out.Unreplayed) > 0 {
 		out.Named = r.nameUnvisited(out.Unreplayed)
 	}
 	r.mu.Unlock()
+	return out
+}
+
+// unreplayed returns the hashes of stack that are not in seen, in stack
+// order: at once when seen is the stack, as it is when the function
+// replayed its steps in order.
+func unreplayed(stack, seen []string) []string {
+	if len(seen) >= len(stack) && slices.Equal(stack, seen[:len(stack)]) {
+		return nil
+	}
+	set := make(map[string]struct{}, len(seen))
+	for _, h := range seen {
+		set[h] = struct{}{}
+	}
+	var out []string
+	for _, h := range stack {
+		if _, ok := set[h]; !ok {
+			out = append(out, h)
+		}
+	}
 	return out
 }
 
