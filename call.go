@@ -81,15 +81,17 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 		Attempt:          req.Ctx.Attempt,
 		MaxAttempts:      maxAttempts,
 		Checkpoint:       h.checkpointer(r.Context(), &req, target, fn),
+		FunctionID:       fn.slug,
 	}
 	mw := h.c.chainFor(fn)
 	var call *Call
 	if mw != nil {
 		call = &Call{Request: r, FunctionID: fn.slug, RunID: req.Ctx.RunID, Attempt: req.Ctx.Attempt,
-			Event: req.Event, Events: req.Events, Steps: req.Steps}
+			Event: req.Event, Events: req.Events, Steps: req.Steps, Handler: fn.handler}
 		ctx = mw.transformInput(ctx, call)
 		req.Event, req.Events, req.Steps = call.Event, call.Events, call.Steps
 		cfg.OnNewCode = func() { mw.afterMemoization(ctx, call) }
+		cfg.OnStep = mw.onStep(call)
 	}
 	cfg.Steps = req.Steps
 	out := replay.New(cfg).Execute(ctx, func(ctx context.Context) (any, error) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -54,6 +55,13 @@ func (m recordingMW) AfterMemoization(context.Context, *inngest.Call) {
 }
 func (m recordingMW) BeforeExecution(context.Context, *inngest.Call) {
 	m.log.add(m.name + ".BeforeExecution")
+}
+func (m recordingMW) BeforeStep(ctx context.Context, _ *inngest.Call, s *inngest.StepRun) context.Context {
+	m.log.add(fmt.Sprintf("%s.BeforeStep %s attempt %d", m.name, s.ID, s.Attempt))
+	return ctx
+}
+func (m recordingMW) AfterStep(_ context.Context, _ *inngest.Call, s *inngest.StepRun) {
+	m.log.add(fmt.Sprintf("%s.AfterStep %s err=%v final=%v", m.name, s.ID, s.Err, s.Final))
 }
 func (m recordingMW) AfterExecution(context.Context, *inngest.Call) {
 	m.log.add(m.name + ".AfterExecution")
@@ -114,13 +122,15 @@ func TestMiddlewareHooksRunOnceInOrder(t *testing.T) {
 	// Nothing memoized: the hooks fire before any user code.
 	rec := mwCall(t, h, "")
 	require.Equal(t, http.StatusPartialContent, rec.Code)
-	assert.Equal(t, cat(before, memo, []string{"code: start", "code: a"}, after), log.take())
+	assert.Equal(t, cat(before, memo, []string{"code: start", "client.BeforeStep a attempt 0", "fn.BeforeStep a attempt 0", "code: a",
+		"fn.AfterStep a err=<nil> final=false", "client.AfterStep a err=<nil> final=false"}, after), log.take())
 
 	// "a" memoized: the hooks fire once "a" has been replayed, before the
 	// code after it runs.
 	rec = mwCall(t, h, `"`+hashOf("a")+`":{"data":1}`)
 	require.Equal(t, http.StatusPartialContent, rec.Code)
-	assert.Equal(t, cat(before, []string{"code: start"}, memo, []string{"code: between", "code: b"}, after), log.take())
+	assert.Equal(t, cat(before, []string{"code: start"}, memo, []string{"code: between", "client.BeforeStep b attempt 0", "fn.BeforeStep b attempt 0", "code: b",
+		"fn.AfterStep b err=<nil> final=false", "client.AfterStep b err=<nil> final=false"}, after), log.take())
 
 	// Everything memoized: once, after the last step, before the return.
 	rec = mwCall(t, h, `"`+hashOf("a")+`":{"data":1},"`+hashOf("b")+`":{"data":2}`)

@@ -63,6 +63,41 @@ type Config struct {
 	// reports whether the step was saved; when it was not, the step is
 	// reported in the response as usual.
 	Checkpoint func(op wire.Op) bool
+	// FunctionID is the function's full ID, for loggers.
+	FunctionID string
+	// OnStep, when set, is called on the goroutine of a step's body just
+	// before the body runs, with the context it would run with; the body
+	// runs with the context it returns, and end, when not nil, is called
+	// once the body's outcome is known.
+	OnStep func(ctx context.Context, s Step, attempt int) (_ context.Context, end func(StepEnd))
+}
+
+// StepEnd is the outcome of a step body the SDK ran.
+type StepEnd struct {
+	// Err is the body's error (or the error encoding its result); nil
+	// when the step succeeded.
+	Err error
+	// Final is true when Err ends the step for good: no attempt is left
+	// or the error is not retried.
+	Final bool
+	// Checkpointed is true when the step's result was saved with a
+	// checkpoint and the function went on in the same call.
+	Checkpointed bool
+}
+
+// StartStep runs the OnStep hook for the body of s, when there is one:
+// it returns the context the body runs with and the function to call
+// with its outcome (nil when there is no hook).
+func (r *State) StartStep(ctx context.Context, s Step) (context.Context, func(StepEnd)) {
+	if r.cfg.OnStep == nil {
+		return ctx, nil
+	}
+	attempt, _ := r.Attempt()
+	next, end := r.cfg.OnStep(ctx, s, attempt)
+	if next == nil {
+		next = ctx
+	}
+	return next, end
 }
 
 // State is the replay state of one request's execution of a function.
@@ -84,19 +119,67 @@ type State struct {
 	memoTotal    int // memoized results (not input entries), for OnNewCode
 	newCode      sync.Once
 	seen         map[string]struct{} // memoized hashes looked up
+	// newStep is set when the execution found a step with no memoized
+	// result: from there on its code is new.
+	newStep bool
+	// counted is set once memoTotal counts the memoized results.
+	counted bool
 }
 
 // New returns a State over cfg.
 func New(cfg Config) *State {
 	r := &State{cfg: cfg, counts: make(map[string]int, len(cfg.Steps)+1)}
 	if cfg.OnNewCode != nil {
-		for _, raw := range cfg.Steps {
-			if !isInputEntry(raw) {
-				r.memoTotal++
-			}
-		}
+		r.countMemos()
 	}
 	return r
+}
+
+// countMemos sets memoTotal; r.mu is held or r is not shared yet.
+func (r *State) countMemos() {
+	for _, raw := range r.cfg.Steps {
+		if !isInputEntry(raw) {
+			r.memoTotal++
+		}
+	}
+	r.counted = true
+}
+
+// Replaying reports whether code outside steps is, at this point of the
+// execution, code that already ran in an earlier call of the same
+// attempt: the function has not yet returned its last memoized step nor
+// found a new step, or the call targets one step (its discovery call ran
+// the code on the way to that step).
+func (r *State) Replaying() bool {
+	if r.cfg.TargetHash != "" {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.newStep {
+		return false
+	}
+	if !r.counted {
+		r.countMemos()
+	}
+	return r.memoHits < r.memoTotal
+}
+
+// FunctionID is the ID of the function being executed.
+func (r *State) FunctionID() string { return r.cfg.FunctionID }
+
+// Current returns the State of ctx and the step whose body runs with ctx
+// (nil outside a step's body); st is nil when ctx carries no run.
+func Current(ctx context.Context) (st *State, step *Step) {
+	f, _ := ctx.Value(ctxKey{}).(*frame)
+	if f == nil || f.run == nil {
+		return nil, nil
+	}
+	if f.inStep {
+		s := f.step
+		return f.run, &s
+	}
+	return f.run, nil
 }
 
 // reachedNewCode calls OnNewCode, once.
@@ -217,6 +300,7 @@ func (r *State) Decide(s Step, parallel, runnable bool) Mode {
 	r.reachedNewCode()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.newStep = true
 	if r.cfg.TargetHash != "" {
 		if s.Hash == r.cfg.TargetHash && runnable {
 			r.targetFound = true
