@@ -104,14 +104,23 @@ func New(opts Options) (*Middleware, error) {
 
 type callKey struct{}
 
-type stepStartKey struct{}
+type stepKey struct{}
+
+// stepState is the step whose body runs with a context.
+type stepState struct {
+	run   inngest.StepRun
+	start time.Time
+}
 
 // callState is what one call's hooks share.
 type callState struct {
 	span  trace.Span
-	ctx   context.Context
 	out   *inngest.Output
 	attrs attribute.Set
+	// runID and, from the call's tracestate header, the server's span
+	// of this call (traceref) and the function's and app's IDs: what
+	// user spans need for the run view.
+	runID, traceref, fnUUID, appUUID string
 }
 
 func state(ctx context.Context) *callState {
@@ -131,7 +140,10 @@ func (m *Middleware) TransformInput(ctx context.Context, call *inngest.Call) con
 		ctx, st.span = m.tracer.Start(parent, "inngest.call "+call.FunctionID, trace.WithSpanKind(trace.SpanKindServer),
 			trace.WithAttributes(AttrRunID.String(call.RunID), AttrFunctionID.String(call.FunctionID), AttrAttempt.Int(call.Attempt)))
 	}
-	st.ctx = ctx
+	st.runID = call.RunID
+	if call.Request != nil {
+		st.traceref, st.fnUUID, st.appUUID = inngestTraceState(call.Request.Header.Values("Tracestate"))
+	}
 	if m.m != nil {
 		m.m.calls.Add(ctx, 1, metric.WithAttributeSet(st.attrs))
 		if call.Attempt > 0 {
@@ -146,9 +158,7 @@ func (m *Middleware) TransformInput(ctx context.Context, call *inngest.Call) con
 
 // BeforeStep starts the step's span, a child of the call's.
 func (m *Middleware) BeforeStep(ctx context.Context, call *inngest.Call, s *inngest.StepRun) context.Context {
-	if m.m != nil {
-		ctx = context.WithValue(ctx, stepStartKey{}, time.Now())
-	}
+	ctx = context.WithValue(ctx, stepKey{}, &stepState{run: *s, start: time.Now()})
 	if m.tracer == nil {
 		return ctx
 	}
@@ -179,8 +189,8 @@ func (m *Middleware) AfterStep(ctx context.Context, call *inngest.Call, s *innge
 	if m.m != nil {
 		set := metric.WithAttributeSet(attribute.NewSet(AttrFunctionID.String(call.FunctionID), AttrOutcome.String(outcome)))
 		m.m.steps.Add(ctx, 1, set)
-		if start, ok := ctx.Value(stepStartKey{}).(time.Time); ok {
-			m.m.stepDuration.Record(ctx, time.Since(start).Seconds(), set)
+		if ss, ok := ctx.Value(stepKey{}).(*stepState); ok {
+			m.m.stepDuration.Record(ctx, time.Since(ss.start).Seconds(), set)
 		}
 	}
 }
