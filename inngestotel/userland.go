@@ -32,7 +32,9 @@ const (
 
 // NewUserlandExporter returns an OTLP/HTTP span exporter to client's
 // Inngest API at UserlandPath, authenticated with the client's signing
-// key (Client.APIClient). opts come after the exporter's own options and
+// key (Client.APIClient); the exporter uses nothing else of client, so
+// it may be a client of its own made with the app's ClientOpts less the
+// middleware (which needs the exporter first). opts come after the exporter's own options and
 // may override them (compression, retries, timeouts).
 func NewUserlandExporter(ctx context.Context, client *inngest.Client, opts ...otlptracehttp.Option) (*otlptrace.Exporter, error) {
 	base := []otlptracehttp.Option{
