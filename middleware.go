@@ -53,6 +53,10 @@ type Middleware interface {
 	// BeforeSendEvents may change the events Client.Send (and so
 	// step.SendEvent) is about to send; only client middleware sees sends.
 	BeforeSendEvents(ctx context.Context, events []Event[any]) []Event[any]
+	// SendHeaders may add headers to the HTTP request of that send, such
+	// as W3C trace context (traceparent), which the Inngest server reads
+	// to continue the sender's trace in the runs the events trigger.
+	SendHeaders(ctx context.Context, h http.Header)
 	// AfterSendEvents sees what a send returned.
 	AfterSendEvents(ctx context.Context, ids []string, err error)
 }
@@ -91,6 +95,9 @@ func (BaseMiddleware) BeforeResponse(context.Context, *Call) {}
 func (BaseMiddleware) BeforeSendEvents(_ context.Context, events []Event[any]) []Event[any] {
 	return events
 }
+
+// SendHeaders adds nothing.
+func (BaseMiddleware) SendHeaders(context.Context, http.Header) {}
 
 // AfterSendEvents does nothing.
 func (BaseMiddleware) AfterSendEvents(context.Context, []string, error) {}

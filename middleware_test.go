@@ -76,6 +76,9 @@ func (m recordingMW) BeforeSendEvents(_ context.Context, e []inngest.Event[any])
 	m.log.add(m.name + ".BeforeSendEvents")
 	return e
 }
+func (m recordingMW) SendHeaders(context.Context, http.Header) {
+	m.log.add(m.name + ".SendHeaders")
+}
 func (m recordingMW) AfterSendEvents(context.Context, []string, error) {
 	m.log.add(m.name + ".AfterSendEvents")
 }
@@ -265,4 +268,35 @@ func TestNilMiddlewareIsRefused(t *testing.T) {
 	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "mw", Middleware: []inngest.Middleware{nil}}, inngest.EventTrigger("a/b", nil),
 		func(ctx context.Context, in inngest.Input[map[string]int]) (any, error) { return 1, nil })
 	require.ErrorContains(t, err, "FunctionOpts.Middleware[0]: is nil")
+}
+
+// headerMW adds a header to every send.
+type headerMW struct{ inngest.BaseMiddleware }
+
+func (headerMW) SendHeaders(ctx context.Context, h http.Header) {
+	if v, _ := ctx.Value(ctxKey{}).(string); v != "" {
+		h.Set("Traceparent", v)
+	}
+}
+
+// SendHeaders adds headers to the request of a send, such as the
+// sender's trace context, which the server reads from the event API's
+// request.
+func TestMiddlewareSendHeaders(t *testing.T) {
+	api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"ids":["01A"],"status":200}`)
+	})
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev, EventAPIBaseURL: api.URL,
+		Middleware: []inngest.Middleware{headerMW{}}})
+	require.NoError(t, err)
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	_, err = c.Send(context.WithValue(context.Background(), ctxKey{}, tp), inngest.Event[any]{Name: "a/b"})
+	require.NoError(t, err)
+	_, err = c.Send(context.Background(), inngest.Event[any]{Name: "a/b"})
+	require.NoError(t, err)
+	reqs := api.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, tp, reqs[0].Header.Get("Traceparent"))
+	assert.Empty(t, reqs[1].Header.Values("Traceparent"))
+	assert.NotEmpty(t, reqs[0].Header.Get("X-Inngest-Event-Id-Seed"))
 }

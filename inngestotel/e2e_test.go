@@ -17,6 +17,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/go-inngest/inngest"
 	"github.com/go-inngest/inngest/inngestotel"
@@ -95,7 +96,8 @@ func eventually(t *testing.T, what string, cond func() (bool, string)) {
 
 // A span the user opens inside step.Run reaches the server through
 // NewUserlandExporter and shows in the run's trace, as a userland span
-// under that step.
+// under that step; and a run triggered by an event sent from a traced
+// request continues that trace in the app's own spans.
 func TestE2EUserSpanInRunView(t *testing.T) {
 	raw := strings.TrimRight(strings.TrimSpace(os.Getenv("INNGEST_E2E_SERVER")), "/")
 	if raw == "" {
@@ -117,7 +119,8 @@ func TestE2EUserSpanInRunView(t *testing.T) {
 	require.NoError(t, err)
 	exp, err := inngestotel.NewUserlandExporter(context.Background(), api)
 	require.NoError(t, err)
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(inngestotel.NewUserlandProcessor(exp)))
+	local := tracetest.NewInMemoryExporter() // "your backend"
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(local), sdktrace.WithSpanProcessor(inngestotel.NewUserlandProcessor(exp)))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	mw, err := inngestotel.New(inngestotel.Options{TracerProvider: tp})
 	require.NoError(t, err)
@@ -153,8 +156,12 @@ func TestE2EUserSpanInRunView(t *testing.T) {
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, "sync: %s", rb)
 
-	ids, err := client.Send(context.Background(), inngest.Event[any]{Name: event, Data: map[string]any{}})
+	// Sent from a traced request: the run's calls continue its trace
+	// (the event carries it through the server).
+	sendCtx, sender := tp.Tracer("e2e-user").Start(context.Background(), "POST /checkout")
+	ids, err := client.Send(sendCtx, inngest.Event[any]{Name: event, Data: map[string]any{}})
 	require.NoError(t, err)
+	sender.End()
 	var runID string
 	eventually(t, "the run to complete", func() (bool, string) {
 		var runs []struct {
@@ -174,6 +181,15 @@ func TestE2EUserSpanInRunView(t *testing.T) {
 		return false, fmt.Sprintf("%+v", runs)
 	})
 	require.NoError(t, tp.ForceFlush(context.Background()))
+	var calls int
+	for _, sp := range local.GetSpans() {
+		if strings.HasPrefix(sp.Name, "inngest.call ") {
+			calls++
+			require.Equal(t, sender.SpanContext().TraceID(), sp.SpanContext.TraceID(), "call span in the sender's trace")
+			require.Equal(t, sender.SpanContext().SpanID(), sp.Parent.SpanID(), "call span a child of the sender's span")
+		}
+	}
+	require.NotZero(t, calls, "the run's calls have spans")
 
 	fields := `name stepID isUserland userlandSpan { spanName scopeName }`
 	q := "query($id: String!) { runTrace(runID: $id) { " + fields

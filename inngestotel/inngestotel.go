@@ -27,6 +27,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/go-inngest/inngest"
@@ -59,8 +60,10 @@ const (
 )
 
 // TraceField is the key, in a sent event's data, of the W3C trace
-// context (traceparent, tracestate) of the code that sent it; a run the
-// event triggers continues that trace.
+// context (traceparent, tracestate) of the code that sent it; the call
+// spans of a run the event triggers are children of the sender's span.
+// The same context goes in the send's request headers, from which the
+// Inngest server continues the trace in its own spans.
 const TraceField = "_otel"
 
 // Options configure the middleware. A nil provider turns its part off.
@@ -267,6 +270,16 @@ func (m *Middleware) BeforeSendEvents(ctx context.Context, events []inngest.Even
 		out[i].Data = data
 	}
 	return out
+}
+
+// SendHeaders writes the sender's trace context into the send's request
+// headers (traceparent, tracestate), from which the Inngest server
+// continues the sender's trace in its own spans of the runs.
+func (m *Middleware) SendHeaders(ctx context.Context, h http.Header) {
+	if m.tracer == nil || !trace.SpanContextFromContext(ctx).IsValid() {
+		return
+	}
+	m.prop.Inject(ctx, propagation.HeaderCarrier(h))
 }
 
 // AfterSendEvents counts the events sent.

@@ -3,6 +3,9 @@ package inngestotel_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -19,6 +22,28 @@ import (
 	"github.com/go-inngest/inngest/inngesttest"
 	"github.com/go-inngest/inngest/step"
 )
+
+// headerRecorder records the traceparent headers of event sends.
+type headerRecorder struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	tps  []string
+}
+
+func (h *headerRecorder) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasPrefix(r.URL.Path, "/e/") {
+		h.mu.Lock()
+		h.tps = append(h.tps, r.Header.Values("Traceparent")...)
+		h.mu.Unlock()
+	}
+	return h.next.RoundTrip(r)
+}
+
+func (h *headerRecorder) traceparents() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.tps...)
+}
 
 func attrs(s tracetest.SpanStub) map[attribute.Key]attribute.Value {
 	m := map[attribute.Key]attribute.Value{}
@@ -37,7 +62,8 @@ func TestSpansMetricsAndTraceContextInEvents(t *testing.T) {
 	require.NoError(t, err)
 
 	eng := inngesttest.New(t)
-	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev, HTTPClient: eng.HTTPClient(),
+	sent := &headerRecorder{next: eng.HTTPClient().Transport}
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev, HTTPClient: &http.Client{Transport: sent},
 		Middleware: []inngest.Middleware{mw}})
 	require.NoError(t, err)
 	user := tp.Tracer("user")
@@ -65,6 +91,9 @@ func TestSpansMetricsAndTraceContextInEvents(t *testing.T) {
 	_, err = c.Send(ctx, inngest.Event[any]{Name: "a/go", Data: map[string]any{"n": 1}})
 	require.NoError(t, err)
 	req.End()
+	tp0 := sent.traceparents()
+	require.Len(t, tp0, 1, "the send's request carries the trace context")
+	assert.Equal(t, "00-"+req.SpanContext().TraceID().String()+"-"+req.SpanContext().SpanID().String()+"-01", tp0[0])
 	runs := eng.RunsOf(fn)
 	require.Len(t, runs, 1)
 	eng.Wait(runs...)
