@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/inngesttest"
 	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/go-inngest/inngest/step"
 )
@@ -299,4 +300,49 @@ func TestMiddlewareSendHeaders(t *testing.T) {
 	assert.Equal(t, tp, reqs[0].Header.Get("Traceparent"))
 	assert.Empty(t, reqs[1].Header.Values("Traceparent"))
 	assert.NotEmpty(t, reqs[0].Header.Get("X-Inngest-Event-Id-Seed"))
+}
+
+type stepMW struct {
+	inngest.BaseMiddleware
+	log *hookLog
+}
+
+type stepCtxKey struct{}
+
+func (m stepMW) BeforeStep(ctx context.Context, c *inngest.Call, s *inngest.StepRun) context.Context {
+	return context.WithValue(ctx, stepCtxKey{}, c.FunctionID+"/"+s.ID)
+}
+
+func (m stepMW) AfterStep(ctx context.Context, _ *inngest.Call, s *inngest.StepRun) {
+	m.log.add(fmt.Sprintf("after %s #%d attempt %d: ctx %v, err %v, final %v", s.ID, s.Index, s.Attempt, ctx.Value(stepCtxKey{}), s.Err, s.Final))
+}
+
+// BeforeStep gives a step's body its context, and AfterStep sees each
+// attempt's outcome: an error that will be retried, then the final one.
+func TestMiddlewareStepHooks(t *testing.T) {
+	log := &hookLog{}
+	eng := inngesttest.New(t)
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev, HTTPClient: eng.HTTPClient(),
+		Middleware: []inngest.Middleware{stepMW{log: log}}})
+	require.NoError(t, err)
+	fn, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: "steps", Retries: inngest.Ptr(1)}, inngest.EventTrigger("a/b", nil),
+		func(ctx context.Context, in inngest.Input[any]) (any, error) {
+			if _, err := step.Run(ctx, "ok", func(ctx context.Context) (any, error) {
+				log.add(fmt.Sprint("body sees ", ctx.Value(stepCtxKey{})))
+				return nil, nil
+			}); err != nil {
+				return nil, err
+			}
+			_, err := step.Run(ctx, "bad", func(ctx context.Context) (int, error) { return 0, errors.New("nope") })
+			return nil, err
+		})
+	require.NoError(t, err)
+	eng.Register(c)
+	eng.Run(fn, inngest.Event[any]{Name: "a/b"}).RequireFailed(t)
+	assert.Equal(t, []string{
+		"body sees app-steps/ok",
+		"after ok #0 attempt 0: ctx app-steps/ok, err <nil>, final false",
+		"after bad #0 attempt 0: ctx app-steps/bad, err nope, final false",
+		"after bad #0 attempt 1: ctx app-steps/bad, err nope, final true",
+	}, log.take())
 }
