@@ -126,8 +126,8 @@ func warnOutlived(ctx context.Context, r *replay.State, id string, err error) {
 }
 
 // stepEnd is the outcome of a step body that ended with err, for the
-// step hook; read before the State records it, so that the attempt is
-// the one the body ran in.
+// step hook. The State's attempt is still the body's: only a checkpoint
+// changes it, and a checkpointed step's hook has ended before.
 func stepEnd(r *replay.State, err error) replay.StepEnd {
 	if err == nil {
 		return replay.StepEnd{}
