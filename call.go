@@ -80,16 +80,18 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request, q url.Values) {
 		DisableImmediate: req.Ctx.DisableImmediateExecution,
 		Attempt:          req.Ctx.Attempt,
 		MaxAttempts:      maxAttempts,
+		FunctionID:       fn.slug,
 	}
 	cfg.Checkpoint, cfg.Flush = h.checkpointer(r.Context(), &req, target, fn)
 	mw := h.c.chainFor(fn)
 	var call *Call
 	if mw != nil {
 		call = &Call{Request: r, FunctionID: fn.slug, RunID: req.Ctx.RunID, Attempt: req.Ctx.Attempt,
-			Event: req.Event, Events: req.Events, Steps: req.Steps, Stack: req.Ctx.Stack.Stack}
+			Event: req.Event, Events: req.Events, Steps: req.Steps, Stack: req.Ctx.Stack.Stack, Handler: fn.handler}
 		ctx = mw.transformInput(ctx, call)
 		req.Event, req.Events, req.Steps = call.Event, call.Events, call.Steps
 		cfg.OnNewCode = func() { mw.afterMemoization(ctx, call) }
+		cfg.OnStep = mw.onStep(call)
 	}
 	cfg.Steps = req.Steps
 	out := replay.Run(ctx, cfg, func(ctx context.Context) (any, error) {

@@ -212,6 +212,7 @@ func CreateFailureFunction[T any](c *Client, opts FunctionOpts, filter FailureFi
 	if err != nil {
 		return nil, err
 	}
+	f.handler = failureKind.label
 	if err := c.register(f); err != nil {
 		return nil, err
 	}

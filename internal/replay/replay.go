@@ -75,6 +75,41 @@ type Config struct {
 	// returns are reported in the response, ahead of any other opcode, so
 	// that none is lost.
 	Flush func() []wire.Op
+	// FunctionID is the function's full ID, for loggers.
+	FunctionID string
+	// OnStep, when set, is called on the goroutine of a step's body just
+	// before the body runs, with the context it would run with; the body
+	// runs with the context it returns, and end, when not nil, is called
+	// once the body's outcome is known.
+	OnStep func(ctx context.Context, s Step, attempt int) (_ context.Context, end func(StepEnd))
+}
+
+// StepEnd is the outcome of a step body the SDK ran.
+type StepEnd struct {
+	// Err is the body's error (or the error encoding its result); nil
+	// when the step succeeded.
+	Err error
+	// Final is true when Err ends the step for good: no attempt is left
+	// or the error is not retried.
+	Final bool
+	// Checkpointed is true when the step's result was saved with a
+	// checkpoint and the function went on in the same call.
+	Checkpointed bool
+}
+
+// StartStep runs the OnStep hook for the body of s, when there is one:
+// it returns the context the body runs with and the function to call
+// with its outcome (nil when there is no hook).
+func (r *State) StartStep(ctx context.Context, s Step) (context.Context, func(StepEnd)) {
+	if r.cfg.OnStep == nil {
+		return ctx, nil
+	}
+	attempt, _ := r.Attempt()
+	next, end := r.cfg.OnStep(ctx, s, attempt)
+	if next == nil {
+		next = ctx
+	}
+	return next, end
 }
 
 // State is the replay state of one request's execution of a function.
@@ -107,17 +142,56 @@ type State struct {
 	// stackPos is the entry of the server's stack the next step is
 	// likely to be, whose hash string Next then reuses.
 	stackPos int
+	// newStep is set when the execution found a step with no memoized
+	// result: from there on its code is new.
+	newStep bool
 }
 
 // New returns a State over cfg.
 func New(cfg Config) *State {
 	r := &State{cfg: cfg, counts: make(map[string]int, len(cfg.Steps)+1)}
+	// The divergence check and the replay-aware logger both need the
+	// count of memoized results.
 	for _, raw := range cfg.Steps {
 		if !isInputEntry(raw) {
 			r.memoTotal++
 		}
 	}
 	return r
+}
+
+// Replaying reports whether code outside steps is, at this point of the
+// execution, code that already ran in an earlier call of the same
+// attempt: the function has not yet returned its last memoized step nor
+// found a new step, or the call targets one step (its discovery call ran
+// the code on the way to that step).
+func (r *State) Replaying() bool {
+	if r.cfg.TargetHash != "" {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.newStep {
+		return false
+	}
+	return r.memoHits < r.memoTotal
+}
+
+// FunctionID is the ID of the function being executed.
+func (r *State) FunctionID() string { return r.cfg.FunctionID }
+
+// Current returns the State of ctx and the step whose body runs with ctx
+// (nil outside a step's body); st is nil when ctx carries no run.
+func Current(ctx context.Context) (st *State, step *Step) {
+	f, _ := ctx.Value(ctxKey{}).(*frame)
+	if f == nil || f.run == nil {
+		return nil, nil
+	}
+	if f.inStep {
+		s := f.step
+		return f.run, &s
+	}
+	return f.run, nil
 }
 
 // reachedNewCode calls OnNewCode, once.
@@ -264,6 +338,7 @@ func (r *State) Decide(s Step, parallel, runnable bool) Mode {
 	r.reachedNewCode()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.newStep = true
 	if r.cfg.TargetHash != "" {
 		if s.Hash == r.cfg.TargetHash && runnable {
 			r.targetFound = true
