@@ -160,6 +160,11 @@ func inferOp[Body any](id string, req InferRequest[Body]) (inferOpts, error) {
 	default:
 		return inferOpts{}, optsError(tool, id, "InferRequest.Format %q is not one Inngest knows (AIOpenAIChat, AIAnthropic, AIGemini, AIBedrock); OpenAI-compatible providers use AIOpenAIChat", format)
 	}
+	if h := keyHeader(format); h != "" && hasHeader(req.Headers, h) {
+		// Inngest adds the key's header and then the extra headers, so
+		// the provider would get two.
+		return inferOpts{}, optsError(tool, id, "InferRequest.Headers sets %q, which Inngest sets from APIKey for the %s format: set APIKey instead", h, format)
+	}
 	u, err := url.Parse(target)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
 		return inferOpts{}, optsError(tool, id, "InferRequest.URL %q must be an absolute http(s) URL", target)
@@ -177,6 +182,18 @@ func inferOp[Body any](id string, req InferRequest[Body]) (inferOpts, error) {
 		headers["anthropic-version"] = anthropicVersion
 	}
 	return inferOpts{URL: target, Headers: headers, AuthKey: req.APIKey, Format: format, Body: body}, nil
+}
+
+// keyHeader is the header that carries the API key in format, if one
+// does.
+func keyHeader(format AIFormat) string {
+	switch format {
+	case AIAnthropic:
+		return "x-api-key"
+	case AIGemini:
+		return ""
+	}
+	return "Authorization"
 }
 
 func hasHeader(h map[string]string, name string) bool {

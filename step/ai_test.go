@@ -82,6 +82,8 @@ func TestInferRejectsBadRequests(t *testing.T) {
 		{"unknown format", step.InferRequest[any]{Format: "openai", Body: map[string]any{}}, `Format "openai"`},
 		{"body not an object", step.InferRequest[any]{Body: []string{"hi"}}, "JSON object"},
 		{"body not JSON", step.InferRequest[any]{Body: func() {}}, "Body"},
+		{"key in a header", step.InferRequest[any]{Headers: map[string]string{"authorization": "Bearer k"}, Body: map[string]any{}}, "set APIKey instead"},
+		{"anthropic key in a header", step.InferRequest[any]{Format: step.AIAnthropic, Headers: map[string]string{"X-Api-Key": "k"}, Body: map[string]any{}}, `"x-api-key"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c, _ := newClient(t)
