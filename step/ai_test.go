@@ -272,3 +272,39 @@ func TestWrapAIErrors(t *testing.T) {
 	assert.True(t, inngest.IsNoRetryError(got))
 	assert.Contains(t, got.Error(), "encoding its input")
 }
+
+// Requests the dev server sent to this SDK (testdata/captures): the
+// discovery call, the call with the model's answer to "ask", and the
+// call with the provider's refusal of "bad" (with no retries), whose
+// message echoed the bad key.
+func TestInferAgainstTheServersRequests(t *testing.T) {
+	const badKey = "sk-e2e-bad-77a0f3"
+	c, logs := newClient(t)
+	req := func(key string) step.InferRequest[step.OpenAIChatRequest] {
+		r := chatRequest()
+		r.APIKey = key
+		r.Body.Messages[0].Content = "Say hello in French"
+		return r
+	}
+	fn(t, c, "infer", func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
+		res, err := step.Infer[step.OpenAIChatResponse](ctx, "ask", req("sk-e2e-good-5b1d9c"))
+		if err != nil {
+			return nil, err
+		}
+		_, err = step.Infer[step.OpenAIChatResponse](ctx, "bad", req(badKey))
+		var se *inngest.StepError
+		if errors.As(err, &se) {
+			return res.Choices[0].Message.Content + " / " + se.Message, nil
+		}
+		return nil, err
+	})
+	calls := loadCaptures(t, "server-infer")
+	require.Len(t, calls, 3)
+	op := func(id, key string) string {
+		return `[{"id":"` + hash(id) + `","op":"AIGateway","name":"` + id + `","displayName":"` + id + `","opts":{"url":"http://127.0.0.1:9/v1/chat/completions","auth_key":"` + key + `","format":"openai-chat","body":{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello in French"}]}},"data":null,"userland":{"id":"` + id + `"}}]`
+	}
+	requireResponse(t, replay(t, c, calls[0]), 206, op("ask", "sk-e2e-good-5b1d9c"))
+	requireResponse(t, replay(t, c, calls[1]), 206, op("bad", badKey))
+	requireResponse(t, replay(t, c, calls[2]), 200, `"Bonjour / Error making AI request: unsuccessful status code: 401: Incorrect API key provided: [redacted]"`)
+	assert.NotContains(t, logs.String(), badKey)
+}
