@@ -50,6 +50,7 @@ const (
 	KindInvoke       StepKind = "invoke" // step.Invoke
 	KindSignal       StepKind = "signal" // step.WaitForSignal
 	KindFetch        StepKind = "fetch"  // step.Fetch (the Gateway opcode)
+	KindAI           StepKind = "ai"     // step.Infer (the AIGateway opcode)
 )
 
 // StepStatus is a step's status.

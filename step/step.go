@@ -47,6 +47,12 @@ import (
 // inngest.MaxStepOutputSize fails the step the same way, at once and
 // without retries, with a StepError that names the step and the size.
 func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T, error)) (T, error) {
+	return run(ctx, id, nil, fn)
+}
+
+// run is Run with the opts its StepRun and StepPlanned opcodes carry
+// (nil for none).
+func run[T any](ctx context.Context, id string, opts any, fn func(ctx context.Context) (T, error)) (T, error) {
 	var zero T
 	r, parallel, err := from(ctx, id)
 	if err != nil {
@@ -81,7 +87,7 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 			}
 			if merr == nil {
 				op := s.Op(wire.OpStepRun)
-				op.Data, op.Timing = data, timing
+				op.Data, op.Timing, op.Opts = data, timing, opts
 				if r.Checkpoint(op) {
 					if end != nil {
 						end(replay.StepEnd{Checkpointed: true})
@@ -106,7 +112,9 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 		}
 		reportError(r, s, err, timing)
 	case replay.Report:
-		r.Add(s.Op(wire.OpStepPlanned))
+		o := s.Op(wire.OpStepPlanned)
+		o.Opts = opts
+		r.Add(o)
 	}
 	return zero, r.Stop()
 }
