@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 
@@ -17,12 +18,11 @@ import (
 // call handles POST ?fnId=…&stepId=…: it verifies the request, replays
 // the function over its memoized steps and answers with the result (200),
 // the steps to report (206) or the error (400/500).
-func (h *handler) call(w http.ResponseWriter, r *http.Request) {
+func (h *handler) call(w http.ResponseWriter, r *http.Request, q url.Values) {
 	body, _, ok := h.readSigned(w, r, false, h.refuse401(w, r))
 	if !ok {
 		return
 	}
-	q := r.URL.Query()
 	fnID := q.Get("fnId")
 	if fnID == "" {
 		writeError(w, http.StatusBadRequest, "the call has no fnId query parameter")
@@ -80,25 +80,35 @@ func (h *handler) call(w http.ResponseWriter, r *http.Request) {
 		DisableImmediate: req.Ctx.DisableImmediateExecution,
 		Attempt:          req.Ctx.Attempt,
 		MaxAttempts:      maxAttempts,
-		Checkpoint:       h.checkpointer(r.Context(), &req, target, fn),
+		FunctionID:       fn.slug,
 	}
+	cfg.Checkpoint, cfg.Flush = h.checkpointer(r.Context(), &req, target, fn)
 	mw := h.c.chainFor(fn)
 	var call *Call
 	if mw != nil {
 		call = &Call{Request: r, FunctionID: fn.slug, RunID: req.Ctx.RunID, Attempt: req.Ctx.Attempt,
-			Event: req.Event, Events: req.Events, Steps: req.Steps}
+			Event: req.Event, Events: req.Events, Steps: req.Steps, Stack: req.Ctx.Stack.Stack, Handler: fn.handler}
 		ctx = mw.transformInput(ctx, call)
 		req.Event, req.Events, req.Steps = call.Event, call.Events, call.Steps
 		cfg.OnNewCode = func() { mw.afterMemoization(ctx, call) }
+		cfg.OnStep = mw.onStep(call)
 	}
 	cfg.Steps = req.Steps
-	out := replay.New(cfg).Execute(ctx, func(ctx context.Context) (any, error) {
+	out := replay.Run(ctx, cfg, func(ctx context.Context) (any, error) {
 		return fn.call(ctx, &req)
 	})
 	if mw != nil {
 		mw.afterExecution(ctx, call)
 		mw.transformOutput(ctx, call, &out)
 		mw.beforeResponse(ctx, call)
+	}
+	if observe := replay.ObserverFrom(r.Context()); observe != nil {
+		// A replay check: the divergence is reported, not logged.
+		quiet := out
+		quiet.Unreplayed = nil
+		h.respond(w, r, fn, &req, target, quiet)
+		observe(out)
+		return
 	}
 	h.respond(w, r, fn, &req, target, out)
 }
@@ -107,8 +117,7 @@ func (h *handler) respond(w http.ResponseWriter, r *http.Request, fn *function, 
 	log := h.c.cfg.logger
 	hd := w.Header()
 	if len(out.Unreplayed) > 0 && out.Fatal == nil && out.Panic == nil {
-		log.WarnContext(r.Context(), "inngest: the function never reached some of its completed steps; it may have changed or be non-deterministic",
-			"function", fn.slug, "run_id", req.Ctx.RunID, "completed", len(req.Ctx.Stack.Stack), "unreached", out.Unreplayed)
+		warnDiverged(r.Context(), log, fn, req, out)
 	}
 	switch {
 	case out.Fatal != nil:
@@ -128,7 +137,7 @@ func (h *handler) respond(w http.ResponseWriter, r *http.Request, fn *function, 
 				break
 			}
 		}
-		writeJSON(w, http.StatusPartialContent, out.Ops)
+		writeOps(w, out.Ops)
 	case out.Err != nil:
 		// Before the targeted-step check: a function that failed on its
 		// way to the target (a memoized result that no longer fits, a
@@ -152,6 +161,35 @@ func (h *handler) respond(w http.ResponseWriter, r *http.Request, fn *function, 
 		}
 		writeRaw(w, http.StatusOK, data)
 	}
+}
+
+// warnDiverged logs that this call's execution did not visit every
+// completed step of the run: the code no longer matches the recorded run
+// (a step renamed, inserted, removed or moved) or is not deterministic.
+// The memo names steps by hash only, so the unvisited steps are given by
+// hash and by their place in the run's order of completion, and by ID
+// and occurrence ("send[2]") where the SDK can recover them.
+func warnDiverged(ctx context.Context, log *slog.Logger, fn *function, req *wire.Request, out replay.Outcome) {
+	pos := make(map[string]int, len(req.Ctx.Stack.Stack))
+	for i, h := range req.Ctx.Stack.Stack {
+		pos[h] = i + 1
+	}
+	unvisited := make([]string, len(out.Unreplayed))
+	for i, h := range out.Unreplayed {
+		if s, ok := out.Named[h]; ok {
+			unvisited[i] = fmt.Sprintf("#%d %s[%d] %s", pos[h], s.ID, s.Index, h)
+		} else {
+			unvisited[i] = fmt.Sprintf("#%d %s", pos[h], h)
+		}
+	}
+	attrs := []any{"function", fn.slug, "run_id", req.Ctx.RunID,
+		"completed", len(req.Ctx.Stack.Stack), "unvisited", unvisited}
+	msg := "inngest: the function returned without visiting some of the run's completed steps; its code no longer matches the run (a step was renamed, removed or moved) or is not deterministic"
+	if d := out.Diverged; d != nil {
+		msg = "inngest: the function reached a step with no recorded result while completed steps of the run were unvisited; its code no longer matches the run (a step was renamed, inserted, removed or moved) or is not deterministic; guard the change with step.Patched"
+		attrs = append(attrs, "found", d.Step.ID, "found_hash", d.Step.Hash, "after", d.Visited)
+	}
+	log.WarnContext(ctx, msg, attrs...)
 }
 
 func boolText(b bool) string {

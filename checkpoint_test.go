@@ -306,3 +306,130 @@ func TestCheckpointingOfCompanionsFollowsTheFunction(t *testing.T) {
 		})
 	}
 }
+
+// cpSteps returns the steps of checkpoint request i to api, as sent
+// (with timings replaced).
+func cpSteps(t *testing.T, api *testkit.FakeAPI, i int) string {
+	t.Helper()
+	var got map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal([]byte(testkit.Timings(t, string(api.Requests()[i].Body))), &got))
+	return string(got["steps"])
+}
+
+// stepRunOp is the StepRun opcode of threeSteps' step id.
+func stepRunOp(id string) string {
+	return `{"id":"` + hashOf(id) + `","op":"StepRun","name":"` + id + `","displayName":"` + id + `","data":` + strconv.Itoa(len(id)*10) + `,"timing":"<timing>","userland":{"id":"` + id + `"}}`
+}
+
+// With BatchSteps, one checkpoint request saves several steps, in order;
+// what is left when the function returns is saved before its result is
+// answered.
+func TestCheckpointingBatchesSteps(t *testing.T) {
+	for _, tc := range []struct {
+		batch   int
+		batches []string
+	}{
+		{2, []string{"[" + stepRunOp("a") + "," + stepRunOp("b") + "]", "[" + stepRunOp("c") + "]"}},
+		{10, []string{"[" + stepRunOp("a") + "," + stepRunOp("b") + "," + stepRunOp("c") + "]"}},
+		{1, []string{"[" + stepRunOp("a") + "]", "[" + stepRunOp("b") + "]", "[" + stepRunOp("c") + "]"}},
+	} {
+		t.Run(strconv.Itoa(tc.batch), func(t *testing.T) {
+			api := cpAPI(t, http.StatusOK)
+			h := cpSetup(t, api, &inngest.Checkpointing{BatchSteps: tc.batch}, threeSteps)
+			rec := cpCall(t, h, "stepId=step", 0, "")
+			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+			assert.Equal(t, "30", rec.Body.String())
+			require.Len(t, cpPaths(api), len(tc.batches))
+			for i, want := range tc.batches {
+				assert.Equal(t, "POST /v1/checkpoint/01RUN/async", cpPaths(api)[i])
+				assert.Equal(t, want, cpSteps(t, api, i), "request %d", i)
+			}
+		})
+	}
+}
+
+// Held steps are saved before a step the server carries out is
+// reported, so the sleep comes after them.
+func TestCheckpointingBatchIsSavedBeforeServerSideSteps(t *testing.T) {
+	api := cpAPI(t, http.StatusOK)
+	h := cpSetup(t, api, &inngest.Checkpointing{BatchSteps: 10}, func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
+		for _, id := range []string{"a", "b"} {
+			if _, err := stepRun(ctx, id, func(context.Context) (int, error) { return len(id) * 10, nil }); err != nil {
+				return nil, err
+			}
+		}
+		return nil, stepSleep(ctx, "nap", time.Hour)
+	})
+	rec := cpCall(t, h, "stepId=step", 0, "")
+	require.Equal(t, http.StatusPartialContent, rec.Code)
+	assert.Equal(t, `[{"id":"`+hashOf("nap")+`","op":"Sleep","name":"nap","displayName":"nap","opts":{"duration":"1h"},"data":null,"userland":{"id":"nap"}}]`, rec.Body.String())
+	require.Len(t, cpPaths(api), 1)
+	assert.Equal(t, "["+stepRunOp("a")+","+stepRunOp("b")+"]", cpSteps(t, api, 0))
+}
+
+// A batch whose checkpoint fails is reported in the response, wherever
+// the failure comes: when the function returns (its result comes again
+// on the next call), when the batch is full (the function stops there),
+// and before a failed step's error.
+func TestCheckpointingBatchFallsBackToTheResponse(t *testing.T) {
+	t.Run("at the end", func(t *testing.T) {
+		api := cpAPI(t, http.StatusInternalServerError)
+		rec := cpCall(t, cpSetup(t, api, &inngest.Checkpointing{BatchSteps: 10}, threeSteps), "stepId=step", 0, "")
+		require.Equal(t, http.StatusPartialContent, rec.Code, rec.Body.String())
+		assert.Equal(t, "["+stepRunOp("a")+","+stepRunOp("b")+","+stepRunOp("c")+"]", rec.Body.String())
+		assert.Len(t, cpPaths(api), 1)
+	})
+	t.Run("full batch", func(t *testing.T) {
+		api := cpAPI(t, http.StatusInternalServerError)
+		rec := cpCall(t, cpSetup(t, api, &inngest.Checkpointing{BatchSteps: 2}, threeSteps), "stepId=step", 0, "")
+		require.Equal(t, http.StatusPartialContent, rec.Code, rec.Body.String())
+		assert.Equal(t, "["+stepRunOp("a")+","+stepRunOp("b")+"]", rec.Body.String())
+		assert.Len(t, cpPaths(api), 1)
+	})
+	t.Run("before a failed step", func(t *testing.T) {
+		api := cpAPI(t, http.StatusInternalServerError)
+		rec := cpCall(t, cpSetup(t, api, &inngest.Checkpointing{BatchSteps: 10}, func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
+			if _, err := stepRun(ctx, "a", func(context.Context) (int, error) { return 10, nil }); err != nil {
+				return nil, err
+			}
+			return stepRun(ctx, "b", func(context.Context) (int, error) { return 0, errors.New("flaky") })
+		}), "stepId=step", 0, "")
+		require.Equal(t, http.StatusPartialContent, rec.Code, rec.Body.String())
+		assert.Equal(t, "["+stepRunOp("a")+`,{"id":"`+hashOf("b")+`","op":"StepError","name":"b","displayName":"b","data":null,"error":{"name":"Error","message":"flaky"},"timing":"<timing>","userland":{"id":"b"}}]`, rec.Body.String())
+		assert.Len(t, cpPaths(api), 1)
+	})
+}
+
+// A held step waits at most BatchInterval: the batch is saved then, even
+// while the function runs code between steps.
+func TestCheckpointingBatchInterval(t *testing.T) {
+	api := cpAPI(t, http.StatusOK)
+	h := cpSetup(t, api, &inngest.Checkpointing{BatchSteps: 100, BatchInterval: 20 * time.Millisecond}, func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
+		if _, err := stepRun(ctx, "a", func(context.Context) (int, error) { return 10, nil }); err != nil {
+			return nil, err
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for len(api.Requests()) == 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond) // work between steps
+		}
+		return stepRun(ctx, "b", func(context.Context) (int, error) { return 10, nil })
+	})
+	rec := cpCall(t, h, "stepId=step", 0, "")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.Len(t, cpPaths(api), 2)
+	assert.Equal(t, "["+stepRunOp("a")+"]", cpSteps(t, api, 0), "saved by the interval, while the function worked")
+	assert.Equal(t, "["+stepRunOp("b")+"]", cpSteps(t, api, 1), "saved when the function returned")
+}
+
+func TestCheckpointingBatchOptions(t *testing.T) {
+	for _, tc := range []struct {
+		cp   inngest.Checkpointing
+		want string
+	}{
+		{inngest.Checkpointing{BatchSteps: -1}, "Checkpointing.BatchSteps must not be negative"},
+		{inngest.Checkpointing{BatchSteps: 2, BatchInterval: -time.Second}, "Checkpointing.BatchInterval must not be negative"},
+	} {
+		_, err := inngest.NewClient(inngest.ClientOpts{AppID: "a", Mode: inngest.ModeDev, Checkpointing: &tc.cp})
+		require.ErrorContains(t, err, tc.want)
+	}
+}

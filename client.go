@@ -446,6 +446,16 @@ func (c *Client) APIBaseURL() string {
 	return c.cfg.apiBase
 }
 
+// APIClient returns an HTTP client for requests to the Inngest API that
+// the SDK does not make itself, such as exporting OpenTelemetry spans to
+// the run view (inngestotel does). It sends through ClientOpts.HTTPClient's
+// transport, adds the SDK's headers and the signing key's bearer token
+// (the fallback key after a 401 or 403), and refuses any URL outside
+// APIBaseURL, so that the key goes nowhere else.
+func (c *Client) APIClient() *http.Client {
+	return &http.Client{Transport: c.cfg.api.Transport(), Timeout: c.cfg.httpClient.Timeout}
+}
+
 // EventAPIBaseURL returns the resolved event API base URL, or "" for a
 // nil Client.
 func (c *Client) EventAPIBaseURL() string {

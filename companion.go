@@ -72,6 +72,7 @@ func (k companionKind) build(h *companionHandler, parent *function, eventType st
 		checkpoint:    parent.checkpoint,
 		checkpointSet: parent.checkpointSet,
 		call:          h.call,
+		handler:       k.label,
 	}, nil
 }
 

@@ -95,19 +95,24 @@ func (c *Client) Send(ctx context.Context, events ...Event[any]) ([]string, erro
 		return nil, err
 	}
 	if len(c.cfg.middleware) == 0 {
-		return c.send(ctx, events)
+		return c.send(ctx, events, nil)
 	}
 	for _, m := range c.cfg.middleware {
 		events = m.BeforeSendEvents(ctx, events)
 	}
-	ids, err := c.send(ctx, events)
+	h := http.Header{}
+	for _, m := range c.cfg.middleware {
+		m.SendHeaders(ctx, h)
+	}
+	ids, err := c.send(ctx, events, h)
 	for _, m := range c.cfg.middleware {
 		m.AfterSendEvents(ctx, ids, err)
 	}
 	return ids, err
 }
 
-func (c *Client) send(ctx context.Context, events []Event[any]) ([]string, error) {
+// send sends events, with the extra headers h (nil for none).
+func (c *Client) send(ctx context.Context, events []Event[any], h http.Header) ([]string, error) {
 	if len(events) == 0 {
 		return nil, errors.New("inngest: Send needs at least one event")
 	}
@@ -127,12 +132,13 @@ func (c *Client) send(ctx context.Context, events []Event[any]) ([]string, error
 		buf.Write(b)
 	}
 	buf.WriteByte(']')
-	return c.sendRaw(ctx, buf.Bytes())
+	return c.sendRaw(ctx, buf.Bytes(), h)
 }
 
-// sendRaw sends a JSON array of events and returns their IDs.
-func (c *Client) sendRaw(ctx context.Context, body []byte) ([]string, error) {
-	resp, err := c.cfg.api.SendEvents(ctx, body, sendSeed(ctx, time.Now()))
+// sendRaw sends a JSON array of events, with the extra headers h, and
+// returns their IDs.
+func (c *Client) sendRaw(ctx context.Context, body []byte, h http.Header) ([]string, error) {
+	resp, err := c.cfg.api.SendEvents(ctx, body, sendSeed(ctx, time.Now()), h)
 	switch {
 	case err != nil:
 	case resp.Status == http.StatusUnauthorized:

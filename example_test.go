@@ -910,10 +910,19 @@ func ExampleMiddleware() {
 }
 
 // With Checkpointing, one call runs step after step, saving each with
-// Inngest's checkpoint API, instead of one call per step. What the
-// function computes is the same.
+// Inngest's checkpoint API, instead of one call per step; with
+// BatchSteps, several steps are saved in one checkpoint request. What
+// the function computes is the same.
 func ExampleCheckpointing() {
-	for _, cp := range []*inngest.Checkpointing{nil, {MaxRuntime: 5 * time.Second}} {
+	for _, c := range []struct {
+		name string
+		cp   *inngest.Checkpointing
+	}{
+		{"off", nil},
+		{"each step", &inngest.Checkpointing{MaxRuntime: 5 * time.Second}},
+		{"in batches of 4", &inngest.Checkpointing{BatchSteps: 4}},
+	} {
+		cp := c.cp
 		eng := inngesttest.New(nil)
 		client, err := inngest.NewClient(inngest.ClientOpts{
 			AppID:         "shop",
@@ -946,12 +955,13 @@ func ExampleCheckpointing() {
 
 		run := eng.Run(fn, inngest.Event[any]{})
 		st, _ := run.Step("page-1")
-		fmt.Printf("checkpointing %v: %s %s in %d calls (page-1 checkpointed: %v)\n",
-			cp != nil, run.Status(), run.Output(), run.Calls(), st.Checkpointed)
+		fmt.Printf("checkpointing %s: %s %s in %d calls (page-1 checkpointed: %v)\n",
+			c.name, run.Status(), run.Output(), run.Calls(), st.Checkpointed)
 	}
 	// Output:
-	// checkpointing false: Completed 100 in 5 calls (page-1 checkpointed: false)
-	// checkpointing true: Completed 100 in 1 calls (page-1 checkpointed: true)
+	// checkpointing off: Completed 100 in 5 calls (page-1 checkpointed: false)
+	// checkpointing each step: Completed 100 in 1 calls (page-1 checkpointed: true)
+	// checkpointing in batches of 4: Completed 100 in 1 calls (page-1 checkpointed: true)
 }
 
 // FunctionConfigs shows what a sync would register: here the step runtime

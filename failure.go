@@ -212,6 +212,7 @@ func CreateFailureFunction[T any](c *Client, opts FunctionOpts, filter FailureFi
 	if err != nil {
 		return nil, err
 	}
+	f.handler = failureKind.label
 	if err := c.register(f); err != nil {
 		return nil, err
 	}
@@ -235,14 +236,14 @@ func parseSystemEvent(raw json.RawMessage) systemEvent {
 	var env struct {
 		Data map[string]json.RawMessage `json:"data"`
 	}
-	if json.Unmarshal(raw, &env) != nil {
+	if wire.Unmarshal(raw, &env) != nil {
 		return se
 	}
 	d := env.Data
-	_ = json.Unmarshal(d["function_id"], &se.FunctionID)
-	_ = json.Unmarshal(d["run_id"], &se.RunID)
+	_ = wire.Unmarshal(d["function_id"], &se.FunctionID)
+	_ = wire.Unmarshal(d["run_id"], &se.RunID)
 	se.Event = d["event"]
-	_ = json.Unmarshal(d["events"], &se.Events)
+	_ = wire.Unmarshal(d["events"], &se.Events)
 	se.Error = parseRunError(d["error"])
 	se.StepID = stepIDFrom(d["result"])
 	if se.StepID == "" {
@@ -271,7 +272,7 @@ func parseRunError(raw json.RawMessage) *RunError {
 		return nil
 	}
 	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	if wire.Unmarshal(raw, &s) == nil {
 		return &RunError{Name: wire.ErrNameDefault, Message: firstNonEmpty(s, "Unknown error")}
 	}
 	e, _, ok := parseErrorObject(raw, maxErrorNesting)
@@ -289,12 +290,12 @@ func parseRunError(raw json.RawMessage) *RunError {
 // name was given at some level. ok is false when raw is not an object.
 func parseErrorObject(raw []byte, depth int) (e *RunError, named, ok bool) {
 	var m map[string]json.RawMessage
-	if json.Unmarshal(raw, &m) != nil || m == nil {
+	if wire.Unmarshal(raw, &m) != nil || m == nil {
 		return nil, false, false
 	}
 	str := func(k string) string {
 		var v string
-		_ = json.Unmarshal(m[k], &v)
+		_ = wire.Unmarshal(m[k], &v)
 		return strings.TrimSpace(v)
 	}
 	e = &RunError{Name: str("name"), Message: firstNonEmpty(str("message"), str("error")), Stack: str("stack")}
@@ -335,7 +336,7 @@ func stepIDFrom(raw json.RawMessage) string {
 			StepID string `json:"step_id"`
 		} `json:"data"`
 	}
-	if len(raw) == 0 || json.Unmarshal(raw, &v) != nil {
+	if len(raw) == 0 || wire.Unmarshal(raw, &v) != nil {
 		return ""
 	}
 	return v.Data.StepID
@@ -347,11 +348,11 @@ func stepIDFrom(raw json.RawMessage) string {
 func decodeEvents[T any](one json.RawMessage, all []json.RawMessage) (Event[T], []Event[T]) {
 	dec := func(raw json.RawMessage) Event[T] {
 		var e Event[T]
-		if len(raw) == 0 || json.Unmarshal(raw, &e) == nil {
+		if len(raw) == 0 || wire.Unmarshal(raw, &e) == nil {
 			return e
 		}
 		var loose Event[json.RawMessage]
-		_ = json.Unmarshal(raw, &loose)
+		_ = wire.Unmarshal(raw, &loose)
 		return Event[T]{ID: loose.ID, Name: loose.Name, User: loose.User, Timestamp: loose.Timestamp, Version: loose.Version}
 	}
 	evts := make([]Event[T], len(all))

@@ -62,6 +62,8 @@ type function struct {
 	// call runs the user's code for one request; its typed decoding is
 	// captured when the function is created.
 	call func(ctx context.Context, req *wire.Request) (any, error)
+	// handler is Call.Handler: "failure", "cancel" or "".
+	handler string
 }
 
 // CreateFunction defines a function with event data of type T, triggered

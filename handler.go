@@ -63,11 +63,12 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case http.MethodPut:
 		h.sync(w, r)
 	case http.MethodPost:
-		if r.URL.Query().Get("probe") == "trust" {
+		q := r.URL.Query()
+		if q.Get("probe") == "trust" {
 			h.trust(w, r)
 			return
 		}
-		h.call(w, r)
+		h.call(w, r, q)
 	default:
 		hd.Set("Allow", "GET, POST, PUT")
 		writeError(w, http.StatusMethodNotAllowed, "method "+r.Method+" is not allowed; Inngest uses GET, POST and PUT")
@@ -148,6 +149,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		return
 	}
 	writeRaw(w, status, b)
+}
+
+// writeOps writes ops as a 206 answer.
+func writeOps(w http.ResponseWriter, ops []wire.Op) {
+	n := 2
+	for i := range ops {
+		n += 160 + len(ops[i].ID) + 3*len(ops[i].Name) + len(ops[i].Data)
+	}
+	if b, ok := wire.AppendOps(make([]byte, 0, n), ops); ok {
+		writeRaw(w, http.StatusPartialContent, b)
+		return
+	}
+	writeJSON(w, http.StatusPartialContent, ops)
 }
 
 // marshalNoEscape returns the JSON of v without escaping HTML characters.

@@ -24,23 +24,39 @@ import (
 //  2. AfterMemoization, then BeforeExecution, when the function has
 //     replayed its memoized steps and is about to run code that was not
 //     memoized (at once when nothing is memoized).
-//  3. AfterExecution, when the function's code has stopped: it returned,
+//  3. BeforeStep and AfterStep, around the body of each step.Run the
+//     call runs (at most one, unless checkpointing runs several): on the
+//     body's goroutine, BeforeStep may return the context the body runs
+//     with, and AfterStep sees the body's outcome.
+//  4. AfterExecution, when the function's code has stopped: it returned,
 //     or stopped at a step.
-//  4. TransformOutput, which may change the outcome: the function's
+//  5. TransformOutput, which may change the outcome: the function's
 //     result or error, or the result of the step the call ran.
-//  5. BeforeResponse, just before the answer is written.
+//  6. BeforeResponse, just before the answer is written.
 //
 // Embed BaseMiddleware to implement only the hooks you need.
 type Middleware interface {
 	TransformInput(ctx context.Context, call *Call) context.Context
 	AfterMemoization(ctx context.Context, call *Call)
 	BeforeExecution(ctx context.Context, call *Call)
+	// BeforeStep runs just before the SDK runs the body of a step (a
+	// step.Run that was not memoized), on the body's goroutine, with the
+	// body's context; the body runs with the context it returns (nil
+	// keeps ctx).
+	BeforeStep(ctx context.Context, call *Call, step *StepRun) context.Context
+	// AfterStep runs when that body has ended, with step's outcome
+	// filled in and ctx the one BeforeStep returned.
+	AfterStep(ctx context.Context, call *Call, step *StepRun)
 	AfterExecution(ctx context.Context, call *Call)
 	TransformOutput(ctx context.Context, call *Call, out *Output)
 	BeforeResponse(ctx context.Context, call *Call)
 	// BeforeSendEvents may change the events Client.Send (and so
 	// step.SendEvent) is about to send; only client middleware sees sends.
 	BeforeSendEvents(ctx context.Context, events []Event[any]) []Event[any]
+	// SendHeaders may add headers to the HTTP request of that send, such
+	// as W3C trace context (traceparent), which the Inngest server reads
+	// to continue the sender's trace in the runs the events trigger.
+	SendHeaders(ctx context.Context, h http.Header)
 	// AfterSendEvents sees what a send returned.
 	AfterSendEvents(ctx context.Context, ids []string, err error)
 }
@@ -58,6 +74,14 @@ func (BaseMiddleware) AfterMemoization(context.Context, *Call) {}
 // BeforeExecution does nothing.
 func (BaseMiddleware) BeforeExecution(context.Context, *Call) {}
 
+// BeforeStep returns ctx unchanged.
+func (BaseMiddleware) BeforeStep(ctx context.Context, _ *Call, _ *StepRun) context.Context {
+	return ctx
+}
+
+// AfterStep does nothing.
+func (BaseMiddleware) AfterStep(context.Context, *Call, *StepRun) {}
+
 // AfterExecution does nothing.
 func (BaseMiddleware) AfterExecution(context.Context, *Call) {}
 
@@ -71,6 +95,9 @@ func (BaseMiddleware) BeforeResponse(context.Context, *Call) {}
 func (BaseMiddleware) BeforeSendEvents(_ context.Context, events []Event[any]) []Event[any] {
 	return events
 }
+
+// SendHeaders adds nothing.
+func (BaseMiddleware) SendHeaders(context.Context, http.Header) {}
 
 // AfterSendEvents does nothing.
 func (BaseMiddleware) AfterSendEvents(context.Context, []string, error) {}
@@ -89,10 +116,35 @@ type Call struct {
 	// afterwards.
 	Event  json.RawMessage
 	Events []json.RawMessage
+	// Handler is "failure" for a failure handler (OnFailure or
+	// CreateFailureFunction), "cancel" for a cancellation handler, and
+	// "" for any other function.
+	Handler string
 	// Steps maps the hashed IDs of memoized steps to their recorded
 	// values. In TransformInput they may be changed (for example
 	// decrypted); the function replays what is there afterwards.
 	Steps map[string]json.RawMessage
+	// Stack lists the hashed IDs of the run's completed steps in the
+	// order they completed.
+	Stack []string
+}
+
+// StepRun is a step whose body the SDK runs in this call, for BeforeStep
+// and AfterStep.
+type StepRun struct {
+	// ID is the step's ID as written in code; Index counts the earlier
+	// steps of the same ID in this run; Hash is the ID Inngest knows it
+	// by.
+	ID    string
+	Index int
+	Hash  string
+	// Attempt is the step's zero-based attempt.
+	Attempt int
+	// Err is the body's error, in AfterStep; nil when the step
+	// succeeded. Final is true when Err ends the step for good (no
+	// attempt left, or a NoRetryError): the step failed.
+	Err   error
+	Final bool
 }
 
 // Output is the outcome of a call, for TransformOutput.
@@ -100,6 +152,10 @@ type Output struct {
 	// Result and Err are what the function returned, when it returned.
 	Result any
 	Err    error
+	// Stopped is true when the function's code stopped at a step rather
+	// than returning; Panicked when it panicked.
+	Stopped  bool
+	Panicked bool
 	// Step is the step the call ran, when it ran one and it succeeded:
 	// its ID as written in code and its result as JSON, which
 	// TransformOutput may replace.
@@ -145,6 +201,25 @@ func (ch chain) afterMemoization(ctx context.Context, call *Call) {
 	}
 }
 
+// onStep is the replay's step hook for this chain: BeforeStep in order
+// before the body, AfterStep in reverse order after it.
+func (ch chain) onStep(call *Call) func(context.Context, replay.Step, int) (context.Context, func(replay.StepEnd)) {
+	return func(ctx context.Context, s replay.Step, attempt int) (context.Context, func(replay.StepEnd)) {
+		sr := &StepRun{ID: s.ID, Index: s.Index, Hash: s.Hash, Attempt: attempt}
+		for _, m := range ch {
+			if next := m.BeforeStep(ctx, call, sr); next != nil {
+				ctx = next
+			}
+		}
+		return ctx, func(e replay.StepEnd) {
+			sr.Err, sr.Final = e.Err, e.Final
+			for i := len(ch) - 1; i >= 0; i-- {
+				ch[i].AfterStep(ctx, call, sr)
+			}
+		}
+	}
+}
+
 func (ch chain) afterExecution(ctx context.Context, call *Call) {
 	for _, m := range ch {
 		m.AfterExecution(ctx, call)
@@ -154,7 +229,7 @@ func (ch chain) afterExecution(ctx context.Context, call *Call) {
 // transformOutput lets the middleware change the function's result or
 // error, or the data of the one step the call ran.
 func (ch chain) transformOutput(ctx context.Context, call *Call, out *replay.Outcome) {
-	o := &Output{Result: out.Value, Err: out.Err}
+	o := &Output{Result: out.Value, Err: out.Err, Stopped: out.Stopped, Panicked: out.Panic != nil}
 	stepOp := -1
 	for i, op := range out.Ops {
 		if op.Op == wire.OpStepRun {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/inngesttest"
 	"github.com/go-inngest/inngest/internal/testkit"
 	"github.com/go-inngest/inngest/step"
 )
@@ -55,6 +57,13 @@ func (m recordingMW) AfterMemoization(context.Context, *inngest.Call) {
 func (m recordingMW) BeforeExecution(context.Context, *inngest.Call) {
 	m.log.add(m.name + ".BeforeExecution")
 }
+func (m recordingMW) BeforeStep(ctx context.Context, _ *inngest.Call, s *inngest.StepRun) context.Context {
+	m.log.add(fmt.Sprintf("%s.BeforeStep %s attempt %d", m.name, s.ID, s.Attempt))
+	return ctx
+}
+func (m recordingMW) AfterStep(_ context.Context, _ *inngest.Call, s *inngest.StepRun) {
+	m.log.add(fmt.Sprintf("%s.AfterStep %s err=%v final=%v", m.name, s.ID, s.Err, s.Final))
+}
 func (m recordingMW) AfterExecution(context.Context, *inngest.Call) {
 	m.log.add(m.name + ".AfterExecution")
 }
@@ -67,6 +76,9 @@ func (m recordingMW) BeforeResponse(context.Context, *inngest.Call) {
 func (m recordingMW) BeforeSendEvents(_ context.Context, e []inngest.Event[any]) []inngest.Event[any] {
 	m.log.add(m.name + ".BeforeSendEvents")
 	return e
+}
+func (m recordingMW) SendHeaders(context.Context, http.Header) {
+	m.log.add(m.name + ".SendHeaders")
 }
 func (m recordingMW) AfterSendEvents(context.Context, []string, error) {
 	m.log.add(m.name + ".AfterSendEvents")
@@ -114,13 +126,15 @@ func TestMiddlewareHooksRunOnceInOrder(t *testing.T) {
 	// Nothing memoized: the hooks fire before any user code.
 	rec := mwCall(t, h, "")
 	require.Equal(t, http.StatusPartialContent, rec.Code)
-	assert.Equal(t, cat(before, memo, []string{"code: start", "code: a"}, after), log.take())
+	assert.Equal(t, cat(before, memo, []string{"code: start", "client.BeforeStep a attempt 0", "fn.BeforeStep a attempt 0", "code: a",
+		"fn.AfterStep a err=<nil> final=false", "client.AfterStep a err=<nil> final=false"}, after), log.take())
 
 	// "a" memoized: the hooks fire once "a" has been replayed, before the
 	// code after it runs.
 	rec = mwCall(t, h, `"`+hashOf("a")+`":{"data":1}`)
 	require.Equal(t, http.StatusPartialContent, rec.Code)
-	assert.Equal(t, cat(before, []string{"code: start"}, memo, []string{"code: between", "code: b"}, after), log.take())
+	assert.Equal(t, cat(before, []string{"code: start"}, memo, []string{"code: between", "client.BeforeStep b attempt 0", "fn.BeforeStep b attempt 0", "code: b",
+		"fn.AfterStep b err=<nil> final=false", "client.AfterStep b err=<nil> final=false"}, after), log.take())
 
 	// Everything memoized: once, after the last step, before the return.
 	rec = mwCall(t, h, `"`+hashOf("a")+`":{"data":1},"`+hashOf("b")+`":{"data":2}`)
@@ -255,4 +269,80 @@ func TestNilMiddlewareIsRefused(t *testing.T) {
 	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "mw", Middleware: []inngest.Middleware{nil}}, inngest.EventTrigger("a/b", nil),
 		func(ctx context.Context, in inngest.Input[map[string]int]) (any, error) { return 1, nil })
 	require.ErrorContains(t, err, "FunctionOpts.Middleware[0]: is nil")
+}
+
+// headerMW adds a header to every send.
+type headerMW struct{ inngest.BaseMiddleware }
+
+func (headerMW) SendHeaders(ctx context.Context, h http.Header) {
+	if v, _ := ctx.Value(ctxKey{}).(string); v != "" {
+		h.Set("Traceparent", v)
+	}
+}
+
+// SendHeaders adds headers to the request of a send, such as the
+// sender's trace context, which the server reads from the event API's
+// request.
+func TestMiddlewareSendHeaders(t *testing.T) {
+	api := testkit.NewFakeAPI(t, func(n int, w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"ids":["01A"],"status":200}`)
+	})
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev, EventAPIBaseURL: api.URL,
+		Middleware: []inngest.Middleware{headerMW{}}})
+	require.NoError(t, err)
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	_, err = c.Send(context.WithValue(context.Background(), ctxKey{}, tp), inngest.Event[any]{Name: "a/b"})
+	require.NoError(t, err)
+	_, err = c.Send(context.Background(), inngest.Event[any]{Name: "a/b"})
+	require.NoError(t, err)
+	reqs := api.Requests()
+	require.Len(t, reqs, 2)
+	assert.Equal(t, tp, reqs[0].Header.Get("Traceparent"))
+	assert.Empty(t, reqs[1].Header.Values("Traceparent"))
+	assert.NotEmpty(t, reqs[0].Header.Get("X-Inngest-Event-Id-Seed"))
+}
+
+type stepMW struct {
+	inngest.BaseMiddleware
+	log *hookLog
+}
+
+type stepCtxKey struct{}
+
+func (m stepMW) BeforeStep(ctx context.Context, c *inngest.Call, s *inngest.StepRun) context.Context {
+	return context.WithValue(ctx, stepCtxKey{}, c.FunctionID+"/"+s.ID)
+}
+
+func (m stepMW) AfterStep(ctx context.Context, _ *inngest.Call, s *inngest.StepRun) {
+	m.log.add(fmt.Sprintf("after %s #%d attempt %d: ctx %v, err %v, final %v", s.ID, s.Index, s.Attempt, ctx.Value(stepCtxKey{}), s.Err, s.Final))
+}
+
+// BeforeStep gives a step's body its context, and AfterStep sees each
+// attempt's outcome: an error that will be retried, then the final one.
+func TestMiddlewareStepHooks(t *testing.T) {
+	log := &hookLog{}
+	eng := inngesttest.New(t)
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "app", Mode: inngest.ModeDev, HTTPClient: eng.HTTPClient(),
+		Middleware: []inngest.Middleware{stepMW{log: log}}})
+	require.NoError(t, err)
+	fn, err := inngest.CreateFunction(c, inngest.FunctionOpts{ID: "steps", Retries: inngest.Ptr(1)}, inngest.EventTrigger("a/b", nil),
+		func(ctx context.Context, in inngest.Input[any]) (any, error) {
+			if _, err := step.Run(ctx, "ok", func(ctx context.Context) (any, error) {
+				log.add(fmt.Sprint("body sees ", ctx.Value(stepCtxKey{})))
+				return nil, nil
+			}); err != nil {
+				return nil, err
+			}
+			_, err := step.Run(ctx, "bad", func(ctx context.Context) (int, error) { return 0, errors.New("nope") })
+			return nil, err
+		})
+	require.NoError(t, err)
+	eng.Register(c)
+	eng.Run(fn, inngest.Event[any]{Name: "a/b"}).RequireFailed(t)
+	assert.Equal(t, []string{
+		"body sees app-steps/ok",
+		"after ok #0 attempt 0: ctx app-steps/ok, err <nil>, final false",
+		"after bad #0 attempt 0: ctx app-steps/bad, err nope, final false",
+		"after bad #0 attempt 1: ctx app-steps/bad, err nope, final true",
+	}, log.take())
 }

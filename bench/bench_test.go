@@ -7,8 +7,10 @@ import (
 
 // BenchmarkCall measures one call (POST) of the same function with the
 // same request bytes through this SDK's handler (sdk=ours), the official
-// SDK's (sdk=official) and the floor (sdk=floor: decoding the body with
-// encoding/json and hashing the step IDs, the least any handler does).
+// SDK's (sdk=official) and the floor (sdk=floor: a handler that reads
+// the body, decodes it with encoding/json, hashes the step IDs and
+// writes a fixed answer, the least any handler does), each called the
+// same way.
 func BenchmarkCall(b *testing.B) {
 	dev := []sdk{ours(b, false), theirs(b, false)}
 	cloud := []sdk{ours(b, true), theirs(b, true)}
@@ -28,6 +30,12 @@ func BenchmarkCall(b *testing.B) {
 		scenario{name: "signed=steps-100", rq: stepsRequest(b, 100), sdks: cloud, signed: true, want: stepIDs[100]},
 		scenario{name: "parallel=10x10", rq: groupRequest(b), sdks: dev, want: "after"},
 	)
+	for _, rs := range resultSets {
+		for _, n := range []int{10, 100, 1000} {
+			scenarios = append(scenarios, scenario{name: fmt.Sprintf("result=%s/steps=%d", rs.name, n), rq: resultsRequest(b, rs, n), sdks: dev, want: stepIDs[n]})
+		}
+	}
+	scenarios = append(scenarios, scenario{name: "failure-handler", rq: failureRequest(b), sdks: dev, want: "notify"})
 	for _, sc := range scenarios {
 		for _, s := range sc.sdks {
 			b.Run("sdk="+s.name+"/"+sc.name, func(b *testing.B) {
@@ -46,15 +54,11 @@ func BenchmarkCall(b *testing.B) {
 			})
 		}
 		b.Run("sdk=floor/"+sc.name, func(b *testing.B) {
+			h := floorHandler(b, sc.rq, sc.signed)
 			b.ReportAllocs()
 			stop := cpuMeter(b)
 			for b.Loop() {
-				if _, err := floor(sc.rq.body, sc.rq.ids); err != nil {
-					b.Fatal(err)
-				}
-				if sc.signed {
-					floorVerify(sc.rq.body)
-				}
+				call(h, sc.rq, "")
 			}
 			stop()
 		})
@@ -78,15 +82,13 @@ func BenchmarkCall(b *testing.B) {
 		})
 	}
 	b.Run("sdk=floor/concurrent=steps-100", func(b *testing.B) {
+		h := floorHandler(b, rq, false)
 		b.ReportAllocs()
 		stop := cpuMeter(b)
 		defer stop()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				if _, err := floor(rq.body, rq.ids); err != nil {
-					b.Error(err)
-					return
-				}
+				call(h, rq, "")
 			}
 		})
 	})

@@ -118,6 +118,7 @@ func ours(tb testing.TB, cloud bool) sdk {
 		tb.Fatal(err)
 	}
 	registerGroup(tb, c)
+	registerResults(tb, c)
 	return sdk{name: "ours", handler: c.Serve()}
 }
 
@@ -160,6 +161,7 @@ func theirs(tb testing.TB, cloud bool) sdk {
 		tb.Fatal(err)
 	}
 	registerOfficialGroup(tb, c)
+	registerOfficialResults(tb, c)
 	return sdk{name: "official", handler: c.Serve()}
 }
 
@@ -182,6 +184,13 @@ type request struct {
 // canonical (RFC 8785) form, as the server signs it.
 func buildRequest(tb testing.TB, fn string, ids []string, memos []json.RawMessage, found []string) request {
 	tb.Helper()
+	ev := json.RawMessage(`{"data":{"n":1},"id":"01M89CTBSH2GFBMWW3PWMMWMQW","name":"bench/` + fn + `","ts":1795611766577,"user":{}}`)
+	return buildEventRequest(tb, fn, ev, ids, memos, found)
+}
+
+// buildEventRequest is buildRequest with the triggering event ev.
+func buildEventRequest(tb testing.TB, fn string, ev json.RawMessage, ids []string, memos []json.RawMessage, found []string) request {
+	tb.Helper()
 	steps := make(map[string]json.RawMessage, len(ids))
 	stack := make([]string, 0, len(ids))
 	for i, id := range ids {
@@ -189,7 +198,6 @@ func buildRequest(tb testing.TB, fn string, ids []string, memos []json.RawMessag
 		steps[h] = memos[i]
 		stack = append(stack, h)
 	}
-	ev := json.RawMessage(`{"data":{"n":1},"id":"01M89CTBSH2GFBMWW3PWMMWMQW","name":"bench/` + fn + `","ts":1795611766577,"user":{}}`)
 	version := 2
 	if len(ids) == 0 {
 		version = -1
@@ -343,6 +351,35 @@ func floor(body []byte, ids []string) (int, error) {
 	return hits, nil
 }
 
+// floorHandler is the floor as a handler, called as the SDKs are: it
+// reads the body into a buffer of its Content-Length, runs floor (and
+// floorVerify when signed) and writes a fixed 206 answer. It fails tb
+// unless floor finds every memoized step of rq.
+func floorHandler(tb testing.TB, rq request, signed bool) http.Handler {
+	tb.Helper()
+	if hits, err := floor(rq.body, rq.ids); err != nil || hits != len(rq.ids)-1 {
+		tb.Fatalf("floor: %d memoized steps found, want %d (%v)", hits, len(rq.ids)-1, err)
+	}
+	answer := []byte(`[{"id":"` + hashID(rq.ids[len(rq.ids)-1]) + `","op":"StepRun"}]`)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := make([]byte, r.ContentLength)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if _, err := floor(body, rq.ids); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if signed {
+			floorVerify(body)
+		}
+		w.Header()["Content-Type"] = []string{"application/json"}
+		w.WriteHeader(http.StatusPartialContent)
+		_, _ = w.Write(answer)
+	})
+}
+
 // floorVerify computes the request's HMAC-SHA256, the least a handler
 // in cloud mode adds.
 func floorVerify(body []byte) []byte {
@@ -389,6 +426,9 @@ func TestSameAnswer(t *testing.T) {
 				}
 				checkStepRun(t, call(s.handler, rq, sig), "after")
 			})
+			if !cloud {
+				sameResults(t, s)
+			}
 			t.Run(fmt.Sprintf("sdk=%s/cloud=%v/big", s.name, cloud), func(t *testing.T) {
 				rq := bigRequest(t)
 				sig := ""
@@ -399,6 +439,38 @@ func TestSameAnswer(t *testing.T) {
 			})
 		}
 	}
+}
+
+// sameResults checks the result scenarios and the failure handler's
+// call on s: the answer is the next step's StepRun, and every memoized
+// step returned its fixture's value.
+func sameResults(t *testing.T, s sdk) {
+	for _, rs := range resultSets {
+		for _, n := range []int{0, 1, 7, 100, 1000} {
+			t.Run(fmt.Sprintf("sdk=%s/result=%s/steps=%d", s.name, rs.name, n), func(t *testing.T) {
+				rq := resultsRequest(t, rs, n)
+				checkObserved(t, n, func() { checkStepRun(t, call(s.handler, rq, ""), stepIDs[n]) })
+			})
+		}
+	}
+	t.Run(fmt.Sprintf("sdk=%s/failure-handler", s.name), func(t *testing.T) {
+		w := call(s.handler, failureRequest(t), "")
+		checkStepRun(t, w, "notify")
+		var ops []struct {
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(w.Body.Bytes(), &ops); err != nil {
+			t.Fatal(err)
+		}
+		var got notice
+		if err := json.Unmarshal(ops[0].Data, &got); err != nil {
+			t.Fatalf("step data %s: %v", ops[0].Data, err)
+		}
+		want := notice{Function: "bench-fails", Run: "01M89CTBZPCSVRVJH4BX7HVATX", N: 1, Error: "unhandled step error: card declined"}
+		if got != want {
+			t.Errorf("the failure handler's step returned %+v, want %+v", got, want)
+		}
+	})
 }
 
 // TestUnsignedRefused checks that the cloud-mode handlers really verify

@@ -46,6 +46,7 @@ type Engine struct {
 	calling   *item // the call in progress
 	transport *transport
 	fetch     *http.Client
+	ai        *http.Client // step.Infer's requests; nil means http.DefaultClient
 	trace     func(Call)
 
 	// signingKey is the key the engine signs its requests with, and

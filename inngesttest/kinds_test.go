@@ -14,13 +14,12 @@ import (
 
 // Every StepKind the package declares names a step the SDK can produce:
 // the kind of one of the opcodes the SDK writes. (A kind for an opcode
-// no step tool sends, such as the AI gateway's, would be a name without
-// a thing.)
+// no step tool sends would be a name without a thing.)
 func TestStepKindsNameOpcodesTheSDKProduces(t *testing.T) {
 	produced := map[StepKind]bool{}
 	for _, op := range []string{
 		wire.OpStepRun, wire.OpStepError, wire.OpStepFailed, wire.OpStepPlanned,
-		wire.OpSleep, wire.OpWaitForEvent, wire.OpInvokeFunction, wire.OpWaitForSignal, wire.OpGateway,
+		wire.OpSleep, wire.OpWaitForEvent, wire.OpInvokeFunction, wire.OpWaitForSignal, wire.OpGateway, wire.OpAIGateway,
 	} {
 		produced[kindOf(op)] = true
 	}

@@ -189,6 +189,15 @@ func (e *Engine) applyOps(it *item, ops []opcode, hdr http.Header) {
 				continue
 			}
 			e.startPause(r, st, op)
+		case wire.OpAIGateway:
+			if busy {
+				continue
+			}
+			if m := r.mockFor(st); m != nil {
+				e.applyMock(r, st, m)
+				continue
+			}
+			e.startInfer(it, st, op)
 		default:
 			// The server cannot parse the answer and retries the call.
 			r.log(Entry{Kind: EntryCall, Step: st.ID, Detail: fmt.Sprintf("unknown opcode %q", op.Op)})
@@ -222,6 +231,9 @@ func (e *Engine) stepFor(r *Run, op opcode) *Step {
 	}
 	if len(op.Opts) > 0 && string(op.Opts) != "null" {
 		st.Opts = op.Opts
+		if op.Op == wire.OpAIGateway {
+			st.Opts = redactAuthKey(op.Opts)
+		}
 	}
 	r.steps = append(r.steps, st)
 	r.byHash[op.ID] = st
@@ -257,6 +269,8 @@ func kindOf(op string) StepKind {
 		return KindSignal
 	case wire.OpGateway:
 		return KindFetch
+	case wire.OpAIGateway:
+		return KindAI
 	}
 	return KindRun
 }

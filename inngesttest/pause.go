@@ -27,6 +27,7 @@ type pause struct {
 	event, expr string // waits
 	signal      string // signal waits
 	invoked     *Run   // invokes
+	call        *item  // AI requests: the call that reported it, retried when the request fails
 	opts        json.RawMessage
 
 	resolved bool
@@ -267,6 +268,10 @@ func fetchTarget(opts json.RawMessage) string {
 func (e *Engine) doFetch(it *item) {
 	p := it.pause
 	if p.resolved || p.run.done() {
+		return
+	}
+	if p.kind == KindAI {
+		e.doInfer(p)
 		return
 	}
 	var o struct {

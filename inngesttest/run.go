@@ -50,6 +50,7 @@ const (
 	KindInvoke       StepKind = "invoke" // step.Invoke
 	KindSignal       StepKind = "signal" // step.WaitForSignal
 	KindFetch        StepKind = "fetch"  // step.Fetch (the Gateway opcode)
+	KindAI           StepKind = "ai"     // step.Infer (the AIGateway opcode)
 )
 
 // StepStatus is a step's status.
@@ -416,4 +417,17 @@ func eventName(raw json.RawMessage) string {
 	}
 	_ = json.Unmarshal(raw, &v)
 	return v.Name
+}
+
+// State returns what the run has recorded so far, as its next call would
+// carry it: its events, its memoized steps by hashed ID, and the hashed
+// IDs of its completed steps in the order they completed.
+func (r *Run) State() (events []json.RawMessage, steps map[string]json.RawMessage, stack []string) {
+	r.e.mu.Lock()
+	defer r.e.mu.Unlock()
+	steps = make(map[string]json.RawMessage, len(r.memo))
+	for h, v := range r.memo {
+		steps[h] = append(json.RawMessage(nil), v...)
+	}
+	return append([]json.RawMessage(nil), r.events...), steps, append([]string(nil), r.stack...)
 }

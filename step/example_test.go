@@ -574,3 +574,43 @@ func ExampleFetch() {
 	// fetch
 	// Completed "202 application/json {\"method\":\"POST\",\"token\":\"secret-token\"}"
 }
+
+// A change guarded with Patched: a run that was asleep when the new code
+// was deployed keeps the steps it recorded, while a run that starts on
+// the new code takes the new branch. (The variable v2 plays the deploy.)
+func ExamplePatched() {
+	eng := inngesttest.New(nil)
+	client := newShop(eng)
+	v2 := false
+	fn, err := inngest.CreateFunction(client, inngest.FunctionOpts{ID: "follow-up"},
+		inngest.EventTrigger("shop/order.created", nil),
+		func(ctx context.Context, in inngest.Input[Order]) (any, error) {
+			var sent string
+			var err error
+			if v2 && step.Patched(ctx, "survey-instead-of-email") {
+				sent, err = step.Run(ctx, "send-survey", func(ctx context.Context) (string, error) { return "survey", nil })
+			} else {
+				sent, err = step.Run(ctx, "send-email", func(ctx context.Context) (string, error) { return "email", nil })
+			}
+			if err != nil {
+				return nil, err
+			}
+			if err := step.Sleep(ctx, "wait-a-day", 24*time.Hour); err != nil {
+				return nil, err
+			}
+			return "followed up on the " + sent, nil
+		})
+	if err != nil {
+		panic(err)
+	}
+	eng.Register(client)
+	old := eng.Start(fn, inngest.Event[any]{Name: "shop/order.created", Data: Order{ID: "o1"}})
+	v2 = true // deploy the change while the first run sleeps
+	started := eng.Start(fn, inngest.Event[any]{Name: "shop/order.created", Data: Order{ID: "o2"}})
+	eng.Wait(old, started)
+	fmt.Println("old run:", string(old.Output()))
+	fmt.Println("new run:", string(started.Output()))
+	// Output:
+	// old run: "followed up on the email"
+	// new run: "followed up on the survey"
+}

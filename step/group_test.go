@@ -135,7 +135,7 @@ func TestStackEntryNeverReachedIsLogged(t *testing.T) {
 	requireResponse(t, r, 206, `[{"id":"`+hash("p2")+`","op":"StepPlanned","name":"p2","displayName":"p2","data":null,"userland":{"id":"p2"}}]`)
 	out := logs.String()
 	assert.Contains(t, out, "level=WARN")
-	assert.Contains(t, out, "non-deterministic")
+	assert.Contains(t, out, "not deterministic")
 	assert.Contains(t, out, gone)
 	assert.NotContains(t, out, hash("p1"))
 }

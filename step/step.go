@@ -47,6 +47,12 @@ import (
 // inngest.MaxStepOutputSize fails the step the same way, at once and
 // without retries, with a StepError that names the step and the size.
 func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T, error)) (T, error) {
+	return run(ctx, id, nil, fn)
+}
+
+// run is Run with the opts its StepRun and StepPlanned opcodes carry
+// (nil for none).
+func run[T any](ctx context.Context, id string, opts any, fn func(ctx context.Context) (T, error)) (T, error) {
 	var zero T
 	r, parallel, err := from(ctx, id)
 	if err != nil {
@@ -58,11 +64,19 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 	}
 	switch r.Decide(s, parallel, true) {
 	case replay.Execute:
+		sctx, end := r.StartStep(replay.StepContext(ctx, s), s)
 		start := time.Now()
-		v, err := call(replay.StepContext(ctx, s), fn)
+		v, err := call(sctx, fn)
 		timing := wire.NewInterval(start, time.Now())
 		if ctx.Err() != nil {
 			warnOutlived(ctx, r, id, err)
+		}
+		if end != nil {
+			defer func() {
+				if end != nil { // nil once a checkpoint reported the step
+					end(stepEnd(r, err))
+				}
+			}()
 		}
 		if err == nil {
 			data, merr := json.Marshal(v)
@@ -73,8 +87,12 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 			}
 			if merr == nil {
 				op := s.Op(wire.OpStepRun)
-				op.Data, op.Timing = data, timing
+				op.Data, op.Timing, op.Opts = data, timing, opts
 				if r.Checkpoint(op) {
+					if end != nil {
+						end(replay.StepEnd{Checkpointed: true})
+						end = nil
+					}
 					// Saved: go on, with the result as a replay would
 					// give it (decoded from its JSON).
 					var out T
@@ -94,7 +112,9 @@ func Run[T any](ctx context.Context, id string, fn func(ctx context.Context) (T,
 		}
 		reportError(r, s, err, timing)
 	case replay.Report:
-		r.Add(s.Op(wire.OpStepPlanned))
+		o := s.Op(wire.OpStepPlanned)
+		o.Opts = opts
+		r.Add(o)
 	}
 	return zero, r.Stop()
 }
@@ -111,6 +131,17 @@ func warnOutlived(ctx context.Context, r *replay.State, id string, err error) {
 		attrs = append(attrs, "error", err.Error())
 	}
 	log.WarnContext(ctx, "inngest: a step body returned after its call was cancelled; its result may not reach Inngest, which then runs the step again: step bodies must honour ctx, and their side effects should be idempotent", attrs...)
+}
+
+// stepEnd is the outcome of a step body that ended with err, for the
+// step hook. The State's attempt is still the body's: only a checkpoint
+// changes it, and a checkpointed step's hook has ended before.
+func stepEnd(r *replay.State, err error) replay.StepEnd {
+	if err == nil {
+		return replay.StepEnd{}
+	}
+	attempt, max := r.Attempt()
+	return replay.StepEnd{Err: err, Final: inngest.IsNoRetryError(err) || attempt+1 >= max}
 }
 
 // errTooLarge marks a step result over inngest.MaxStepOutputSize.

@@ -164,10 +164,15 @@ func (c *Client) DoOnce(ctx context.Context, method, path string, body []byte, h
 // event-ID seed, which every attempt shares so that Inngest never stores
 // a retried event twice. Network errors and 5xx answers are retried up to
 // EventAttempts, with backoff, honouring ctx; other answers are returned
-// as they are.
-func (c *Client) SendEvents(ctx context.Context, body []byte, seed string) (*Response, error) {
+// as they are. extra headers, when not nil, are added to the request;
+// they cannot replace the seed.
+func (c *Client) SendEvents(ctx context.Context, body []byte, seed string, extra http.Header) (*Response, error) {
 	path := "/e/" + c.EventKey
-	h := http.Header{wire.HeaderEventIDSeed: {seed}}
+	h := http.Header{}
+	for k, v := range extra {
+		h[k] = v
+	}
+	h.Set(wire.HeaderEventIDSeed, seed)
 	return c.retry(ctx, EventAttempts, "sending events", http.MethodPost, c.EventBase, c.redact(path), func() (*Response, error) {
 		return c.once(ctx, http.MethodPost, c.EventBase, path, body, h, MaxEventAnswer)
 	})

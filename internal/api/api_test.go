@@ -151,7 +151,7 @@ func TestRetriesHonourContext(t *testing.T) {
 	c := client(s.URL, nil)
 	// The retry is logged just before the wait: ctx ends there.
 	c.Logger = slog.New(cancelOnRetry{slog.NewTextHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelDebug}), cancel})
-	_, err := c.SendEvents(ctx, []byte(`[]`), "1,seed")
+	_, err := c.SendEvents(ctx, []byte(`[]`), "1,seed", nil)
 	require.ErrorIs(t, err, context.Canceled)
 	// The wait returned the context's error: a wait that ran its course
 	// would have been followed by an attempt, failing without the last
@@ -193,13 +193,15 @@ func TestSendEventsRetriesWithOneSeed(t *testing.T) {
 		w.WriteHeader(http.StatusInternalServerError)
 	})
 	var logs bytes.Buffer
-	_, err := client(s.URL, &logs).SendEvents(context.Background(), []byte(`[{"name":"a"}]`), "123,seed")
+	_, err := client(s.URL, &logs).SendEvents(context.Background(), []byte(`[{"name":"a"}]`), "123,seed",
+		http.Header{"Traceparent": {"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}, wire.HeaderEventIDSeed: {"not-this"}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "gave up after 5 attempts")
 	require.Equal(t, EventAttempts, s.count())
 	for _, r := range s.reqs {
 		assert.Equal(t, "/e/"+eventKey, r.URL.Path)
-		assert.Equal(t, "123,seed", r.Header.Get(wire.HeaderEventIDSeed))
+		assert.Equal(t, []string{"123,seed"}, r.Header.Values(wire.HeaderEventIDSeed), "extra headers cannot replace the seed")
+		assert.Equal(t, "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", r.Header.Get("Traceparent"), "extra headers are sent on every attempt")
 		assert.Empty(t, r.Header.Get("Authorization"), "the event key is in the path")
 	}
 	assert.NotContains(t, err.Error(), eventKey)
@@ -269,7 +271,7 @@ func TestErrorBodiesAreTruncated(t *testing.T) {
 	big := newServer(t, func(n int, w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(bytes.Repeat([]byte("y"), MaxEventAnswer+1000))
 	})
-	resp, err := client(big.URL, nil).SendEvents(context.Background(), []byte(`[]`), "1,s")
+	resp, err := client(big.URL, nil).SendEvents(context.Background(), []byte(`[]`), "1,s", nil)
 	require.NoError(t, err)
 	assert.Len(t, resp.Body, MaxEventAnswer, "at most MaxEventAnswer bytes are read")
 }
@@ -286,13 +288,13 @@ func TestNoSecretInErrors(t *testing.T) {
 	c := client(refusing.URL, &logs)
 	_, err := c.Do(context.Background(), http.MethodGet, "/x", nil, nil)
 	errs = append(errs, err.Error())
-	_, err = c.SendEvents(context.Background(), nil, "1,s")
+	_, err = c.SendEvents(context.Background(), nil, "1,s", nil)
 	errs = append(errs, err.Error())
 
 	// A transport failure: net/http puts the URL, key and all, into it.
 	c = client("http://127.0.0.1:1", &logs)
 	c.HTTPClient = &http.Client{Transport: failing{}}
-	_, err = c.SendEvents(context.Background(), nil, "1,s")
+	_, err = c.SendEvents(context.Background(), nil, "1,s", nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "/e/<event-key>")
 	errs = append(errs, err.Error())
@@ -301,7 +303,7 @@ func TestNoSecretInErrors(t *testing.T) {
 
 	// A bad base URL fails before anything is sent.
 	c = client("http://bad host", &logs)
-	_, err = c.SendEvents(context.Background(), nil, "1,s")
+	_, err = c.SendEvents(context.Background(), nil, "1,s", nil)
 	require.Error(t, err)
 	errs = append(errs, err.Error())
 

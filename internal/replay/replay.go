@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -60,9 +61,55 @@ type Config struct {
 	OnNewCode func()
 	// Checkpoint, when set, saves a step that just ran with the server so
 	// that user code can go on to the next step in this same request. It
-	// reports whether the step was saved; when it was not, the step is
-	// reported in the response as usual.
+	// reports whether the step was saved, or taken to be saved with
+	// others by Flush; when it was not, the step is reported in the
+	// response as usual.
 	Checkpoint func(op wire.Op) bool
+	// Patches holds the answers step.Patched gives, by patch ID, where
+	// they are decided (see Run); others are worked out from the memo.
+	Patches map[string]bool
+	// Flush, when set, saves the steps Checkpoint took but has not saved
+	// yet, and returns those it could not save. It is called before an
+	// opcode is added for the response (a step the server must carry out,
+	// or one that failed) and when user code has finished; the steps it
+	// returns are reported in the response, ahead of any other opcode, so
+	// that none is lost.
+	Flush func() []wire.Op
+	// FunctionID is the function's full ID, for loggers.
+	FunctionID string
+	// OnStep, when set, is called on the goroutine of a step's body just
+	// before the body runs, with the context it would run with; the body
+	// runs with the context it returns, and end, when not nil, is called
+	// once the body's outcome is known.
+	OnStep func(ctx context.Context, s Step, attempt int) (_ context.Context, end func(StepEnd))
+}
+
+// StepEnd is the outcome of a step body the SDK ran.
+type StepEnd struct {
+	// Err is the body's error (or the error encoding its result); nil
+	// when the step succeeded.
+	Err error
+	// Final is true when Err ends the step for good: no attempt is left
+	// or the error is not retried.
+	Final bool
+	// Checkpointed is true when the step's result was saved with a
+	// checkpoint and the function went on in the same call.
+	Checkpointed bool
+}
+
+// StartStep runs the OnStep hook for the body of s, when there is one:
+// it returns the context the body runs with and the function to call
+// with its outcome (nil when there is no hook).
+func (r *State) StartStep(ctx context.Context, s Step) (context.Context, func(StepEnd)) {
+	if r.cfg.OnStep == nil {
+		return ctx, nil
+	}
+	attempt, _ := r.Attempt()
+	next, end := r.cfg.OnStep(ctx, s, attempt)
+	if next == nil {
+		next = ctx
+	}
+	return next, end
 }
 
 // State is the replay state of one request's execution of a function.
@@ -81,22 +128,70 @@ type State struct {
 	memoHits    int
 	// checkpointed counts the steps saved by checkpointing.
 	checkpointed int
-	memoTotal    int // memoized results (not input entries), for OnNewCode
-	newCode      sync.Once
-	seen         map[string]struct{} // memoized hashes looked up
+	divergence   *Divergence
+	tentative    []string // patches answered true with memoized steps ahead
+	restart      string   // the patch to turn off in a new execution
+	// unsaved is set when steps taken by the checkpointer could not be
+	// saved and are in ops.
+	unsaved   bool
+	memoTotal int // memoized results (not input entries), for OnNewCode
+	newCode   sync.Once
+	// seen are the memoized hashes looked up, in order: usually the
+	// server's stack, which the end of Execute checks first.
+	seen []string
+	// stackPos is the entry of the server's stack the next step is
+	// likely to be, whose hash string Next then reuses.
+	stackPos int
+	// newStep is set when the execution found a step with no memoized
+	// result: from there on its code is new.
+	newStep bool
 }
 
 // New returns a State over cfg.
 func New(cfg Config) *State {
 	r := &State{cfg: cfg, counts: make(map[string]int, len(cfg.Steps)+1)}
-	if cfg.OnNewCode != nil {
-		for _, raw := range cfg.Steps {
-			if !isInputEntry(raw) {
-				r.memoTotal++
-			}
+	// The divergence check and the replay-aware logger both need the
+	// count of memoized results.
+	for _, raw := range cfg.Steps {
+		if !isInputEntry(raw) {
+			r.memoTotal++
 		}
 	}
 	return r
+}
+
+// Replaying reports whether code outside steps is, at this point of the
+// execution, code that already ran in an earlier call of the same
+// attempt: the function has not yet returned its last memoized step nor
+// found a new step, or the call targets one step (its discovery call ran
+// the code on the way to that step).
+func (r *State) Replaying() bool {
+	if r.cfg.TargetHash != "" {
+		return true
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.newStep {
+		return false
+	}
+	return r.memoHits < r.memoTotal
+}
+
+// FunctionID is the ID of the function being executed.
+func (r *State) FunctionID() string { return r.cfg.FunctionID }
+
+// Current returns the State of ctx and the step whose body runs with ctx
+// (nil outside a step's body); st is nil when ctx carries no run.
+func Current(ctx context.Context) (st *State, step *Step) {
+	f, _ := ctx.Value(ctxKey{}).(*frame)
+	if f == nil || f.run == nil {
+		return nil, nil
+	}
+	if f.inStep {
+		s := f.step
+		return f.run, &s
+	}
+	return f.run, nil
 }
 
 // reachedNewCode calls OnNewCode, once.
@@ -175,11 +270,22 @@ type Step struct {
 
 // Next hashes the next occurrence of id in this execution.
 func (r *State) Next(id string) Step {
+	var buf [40]byte
 	r.mu.Lock()
 	n := r.counts[id]
 	r.counts[id] = n + 1
+	hash := wire.AppendHashID(buf[:0], id, n)
+	// Steps replay in the order of the stack: its hash string saves
+	// allocating one.
+	var h string
+	if stack := r.cfg.Stack; r.stackPos < len(stack) && stack[r.stackPos] == string(hash) {
+		h = stack[r.stackPos]
+		r.stackPos++
+	} else {
+		h = string(hash)
+	}
 	r.mu.Unlock()
-	return Step{ID: id, Hash: wire.HashID(id, n), Index: n}
+	return Step{ID: id, Hash: h, Index: n}
 }
 
 // Op returns the opcode of kind op that reports s, naming it as the
@@ -198,9 +304,9 @@ func (r *State) Memo(s Step) (json.RawMessage, bool) {
 	r.mu.Lock()
 	r.memoHits++
 	if r.seen == nil {
-		r.seen = make(map[string]struct{}, len(r.cfg.Steps))
+		r.seen = make([]string, 0, len(r.cfg.Stack))
 	}
-	r.seen[s.Hash] = struct{}{}
+	r.seen = append(r.seen, s.Hash)
 	last := r.memoHits == r.memoTotal
 	r.mu.Unlock()
 	if last {
@@ -214,9 +320,25 @@ func isInputEntry(raw json.RawMessage) bool { return wire.IsInput(raw) }
 // Decide says what to do with new step s; runnable is true for steps
 // whose body runs in the SDK (step.Run and what is built on it).
 func (r *State) Decide(s Step, parallel, runnable bool) Mode {
+	r.mu.Lock()
+	restart := ""
+	if r.diverged(s, parallel) {
+		restart = r.lastTentative()
+		r.restart = restart
+	}
+	r.mu.Unlock()
+	if restart != "" {
+		if r.Managed() {
+			runtime.Goexit() // Run executes the function again
+		}
+		r.mu.Lock()
+		r.restart = ""
+		r.mu.Unlock()
+	}
 	r.reachedNewCode()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	r.newStep = true
 	if r.cfg.TargetHash != "" {
 		if s.Hash == r.cfg.TargetHash && runnable {
 			r.targetFound = true
@@ -258,8 +380,25 @@ func (r *State) Checkpoint(op wire.Op) bool {
 	return true
 }
 
-// Add records an opcode for the response.
+// flush saves the steps the checkpointer holds; those it could not
+// save are reported in the response.
+func (r *State) flush() {
+	if r.cfg.Flush == nil {
+		return
+	}
+	if failed := r.cfg.Flush(); len(failed) > 0 {
+		r.mu.Lock()
+		r.ops = append(r.ops, failed...)
+		r.checkpointed -= len(failed)
+		r.unsaved = true
+		r.mu.Unlock()
+	}
+}
+
+// Add records an opcode for the response, after the steps the
+// checkpointer held.
 func (r *State) Add(op wire.Op) {
+	r.flush()
 	r.mu.Lock()
 	r.ops = append(r.ops, op)
 	r.mu.Unlock()
@@ -268,6 +407,7 @@ func (r *State) Add(op wire.Op) {
 // AddError records a StepError or StepFailed opcode with the response
 // headers it needs.
 func (r *State) AddError(op wire.Op, noRetry bool, retryAfter string) {
+	r.flush()
 	r.mu.Lock()
 	r.ops = append(r.ops, op)
 	if noRetry {
@@ -322,6 +462,17 @@ type Outcome struct {
 	// TargetFound is false when a targeted call ended without reaching
 	// its step.
 	TargetFound bool
+	// Named gives the steps of Unreplayed hashes that the SDK could
+	// name (occurrences of IDs the execution used).
+	Named map[string]Step
+	// Visited lists the memoized hashes the execution looked up, in the
+	// order it did.
+	Visited []string
+	// Diverged is the first step found with no memoized result while
+	// memoized steps remained unvisited, if any.
+	Diverged *Divergence
+	// restart names the tentative patch to turn off (see Run).
+	restart string
 }
 
 // PanicError is a panic in user code, with its stack.
@@ -344,9 +495,19 @@ func (r *State) Execute(ctx context.Context, fn func(context.Context) (any, erro
 		out.Value, out.Err = fn(ctx)
 		r.reachedNewCode()
 	}, &out.Panic)
+	r.flush()
 	r.mu.Lock()
 	r.finished = true
 	out.Stopped = !returned && out.Panic == nil
+	if returned || out.Panic != nil {
+		if r.unsaved {
+			// Steps whose checkpoint failed after the function had
+			// moved on: they are the answer, and the function's end
+			// (its result, error or panic) comes again on the next call,
+			// after them.
+			out.Value, out.Err, out.Panic, out.Stopped = nil, nil, nil, true
+		}
+	}
 	out.Ops = r.ops
 	out.NoRetry = r.noRetry
 	out.Retry = r.retryAfter
@@ -354,12 +515,38 @@ func (r *State) Execute(ctx context.Context, fn func(context.Context) (any, erro
 	out.MemoHits = r.memoHits
 	out.Checkpointed = r.checkpointed
 	out.TargetFound = r.targetFound
-	for _, h := range r.cfg.Stack {
-		if _, ok := r.seen[h]; !ok {
-			out.Unreplayed = append(out.Unreplayed, h)
-		}
+	out.Diverged = r.divergence
+	out.Visited = r.seen
+	out.restart = r.restart
+	if returned && out.Panic == nil && r.memoHits < r.memoTotal && r.canRestart() {
+		// The function returned before its memoized steps.
+		out.restart = r.lastTentative()
+	}
+	out.Unreplayed = unreplayed(r.cfg.Stack, r.seen)
+	if len(out.Unreplayed) > 0 {
+		out.Named = r.nameUnvisited(out.Unreplayed)
 	}
 	r.mu.Unlock()
+	return out
+}
+
+// unreplayed returns the hashes of stack that are not in seen, in stack
+// order: at once when seen is the stack, as it is when the function
+// replayed its steps in order.
+func unreplayed(stack, seen []string) []string {
+	if len(seen) >= len(stack) && slices.Equal(stack, seen[:len(stack)]) {
+		return nil
+	}
+	set := make(map[string]struct{}, len(seen))
+	for _, h := range seen {
+		set[h] = struct{}{}
+	}
+	var out []string
+	for _, h := range stack {
+		if _, ok := set[h]; !ok {
+			out = append(out, h)
+		}
+	}
 	return out
 }
 

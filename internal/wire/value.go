@@ -1,28 +1,39 @@
 // Why this file exists (measured with go1.26.8 on a shared 2-core
-// linux/amd64 VM; CPU time per call, medians of 8 interleaved runs;
-// bench/README.md, "JSON decoding", has the benchstat tables):
+// linux/amd64 VM; CPU time per call, medians of 6 interleaved runs, ±20%
+// to ±50% under the load of other builds; bench/README.md, "JSON
+// decoding", has the method and the libraries measured beside it):
 //
 //   - A step result decoded into its Go type (BenchmarkUnmarshal) costs
-//     this file's decoders, against json.Unmarshal: a small struct 289 ns
-//     and 2 allocations against 1,063 ns and 6; a slice of 10 structs
-//     2.7 µs against 8.7 µs; map[string]any 1.3 µs against 1.8 µs; a 2 KiB
-//     nested document 22 µs against 46 µs; a 10 KiB string 30 µs against
-//     63 µs. The fastest library measured, goccy/go-json, takes 23-70%
-//     less time than these decoders, but no maintained library gives
-//     encoding/json's results and errors (goccy decodes some inputs to
-//     other values; bench/json_test.go counts where each differs), and the
-//     SDK depends on nothing but the standard library and jcs.
-//   - Without this file (Unmarshal through decode.go's pooled json.Decoder),
-//     the handler with 100 memoized steps took 273 µs of CPU instead of
-//     170 µs, and with 1,000 steps 2.19 ms instead of 1.32 ms. The official
-//     Go SDK was then only 2.6x and 2.9x slower, below the 3x the SDK
-//     promises; with this file it is 4.0x and 5.7x slower (same run).
+//     this file's decoders, against json.Unmarshal: a small struct 336 ns
+//     and 2 allocations against 1,183 ns and 6; map[string]any with four
+//     keys 0.9 µs and 6 allocations against 1.8 µs and 20; a slice of 10
+//     structs 2.2 µs and 3 against 9.6 µs and 21; a 2 KiB nested document
+//     17 µs and 36 against 44 µs and 180; a 10 KiB string 12 µs and 2
+//     against 73 µs and 4. The allocations are what the official Go SDK
+//     pays per memoized step on top of its own; they decide whether a
+//     call with 100 or 1,000 memoized map or document results costs a
+//     quarter of its allocations. goccy/go-json is faster still, but no
+//     maintained library gives encoding/json's results and errors
+//     (bench/json_test.go counts where each differs), and the SDK depends
+//     on nothing but the standard library and jcs.
+//   - Where the allocations went: a value's short strings (and map keys)
+//     share one buffer (text); slices and []any are decoded into a kept
+//     scratch slice and copied once at their exact length; a map's key
+//     and element are reused for every member, and map[string]any and
+//     map[string]string are built without reflection per member; small
+//     integers in interface{} are boxed once, at init.
+//   - Without this file (Unmarshal through decode.go's pooled
+//     json.Decoder), the handler with 100 memoized steps took 273 µs of
+//     CPU instead of 170 µs, and with 1,000 steps 2.19 ms instead of
+//     1.32 ms (before the changes above).
 
 package wire
 
 import (
 	"encoding"
+	"encoding/binary"
 	"encoding/json"
+	"math/bits"
 	"reflect"
 	"strconv"
 	"strings"
@@ -42,11 +53,57 @@ import (
 // errors; Unmarshal then zeroes the target and lets encoding/json decode
 // it, so that results and errors stay exactly those of json.Unmarshal.
 
-// valueState is the input of one decode.
+// valueState is the input of one decode, and the buffers it reuses.
 type valueState struct {
 	b     []byte
 	i     int
 	depth int
+	// strs is the buffer the value's short strings (and map keys) are
+	// carved from, so that they cost one allocation between them; see
+	// text. A new value starts a new buffer.
+	strs strings.Builder
+	// tmp holds a string's unescaped text on its way to becoming a
+	// string.
+	tmp []byte
+	// list is a stack of the []any elements being decoded, which are
+	// copied into a slice of their exact length at the array's end.
+	list []any
+}
+
+const (
+	// maxSharedString is the longest string carved from the shared
+	// buffer; longer ones are allocated on their own.
+	maxSharedString = 256
+	// stringChunk bounds the shared buffer's size, and so the memory a
+	// short string kept by user code can hold on to.
+	stringChunk = 4096
+	// Scratch buffers larger than these are not kept for the next value.
+	maxKeptTmp  = 64 << 10
+	maxKeptList = 4096
+)
+
+// text returns b as a string. Short strings share a buffer with the
+// other short strings of the value being decoded, which saves an
+// allocation for each of them. The buffer is never written again where
+// a string was carved from it (strings.Builder only appends), so the
+// strings stay immutable.
+func (s *valueState) text(b []byte) string {
+	n := len(b)
+	switch {
+	case n == 0:
+		return ""
+	case n > maxSharedString:
+		return string(b)
+	}
+	if s.strs.Cap()-s.strs.Len() < n {
+		// The rest of the input bounds the rest of its strings (but
+		// for invalid UTF-8 becoming U+FFFD, which a new chunk takes).
+		s.strs = strings.Builder{}
+		s.strs.Grow(max(n, min(len(s.b)-s.i+n, stringChunk)))
+	}
+	start := s.strs.Len()
+	s.strs.Write(b)
+	return s.strs.String()[start:]
 }
 
 // decodeFunc decodes the value at s.i (not at a space) into v, which is
@@ -234,19 +291,43 @@ func (s *valueState) str() (string, bool) {
 		return "", false
 	}
 	s.i = end
-	text := b[i+1 : end-1]
-	if !escaped && utf8.Valid(text) {
-		return string(text), true
-	}
-	return unquote(text), true
+	return s.unquote(b[i+1:end-1], escaped), true
 }
 
-// unquote decodes the text of a valid JSON string as encoding/json does:
-// escapes are resolved, and bytes that are not UTF-8 and lone surrogates
-// become U+FFFD.
-func unquote(text []byte) string {
-	out := make([]byte, 0, len(text))
+// unquote returns the text of a valid JSON string, which has escapes
+// when escaped is set, as a string.
+func (s *valueState) unquote(text []byte, escaped bool) string {
+	if !escaped && utf8.Valid(text) {
+		return s.text(text)
+	}
+	s.tmp = appendUnquoted(s.tmp[:0], text)
+	return s.text(s.tmp)
+}
+
+// appendUnquoted appends the text of a valid JSON string to out as
+// encoding/json decodes it: escapes are resolved, and bytes that are not
+// UTF-8 and lone surrogates become U+FFFD.
+func appendUnquoted(out, text []byte) []byte {
 	for r := 0; r < len(text); {
+		// A run of plain ASCII, found eight bytes at a time (the text
+		// has no quotes or control characters: it was scanned), and
+		// copied at once.
+		j := r
+		for j+8 <= len(text) {
+			x := binary.LittleEndian.Uint64(text[j:])
+			if m := special(x) | x&msb; m != 0 {
+				j += bits.TrailingZeros64(m) / 8
+				break
+			}
+			j += 8
+		}
+		for j < len(text) && text[j] != '\\' && text[j] < utf8.RuneSelf {
+			j++
+		}
+		out = append(out, text[r:j]...)
+		if r = j; r == len(text) {
+			break
+		}
 		c := text[r]
 		switch {
 		case c == '\\':
@@ -282,9 +363,6 @@ func unquote(text []byte) string {
 				out = append(out, text[r+1])
 			}
 			r += 2
-		case c < utf8.RuneSelf:
-			out = append(out, c)
-			r++
 		default:
 			rr, size := utf8.DecodeRune(text[r:])
 			if rr == utf8.RuneError && size == 1 {
@@ -295,7 +373,7 @@ func unquote(text []byte) string {
 			r += size
 		}
 	}
-	return string(out)
+	return out
 }
 
 // hex4 reads the four hex digits the scanner checked.
@@ -393,39 +471,23 @@ func (s *valueState) any() (any, bool) {
 	case c == '"':
 		return s.str()
 	case c == '{':
-		if s.depth >= maxDepth {
-			return nil, false
-		}
-		s.depth++
-		m := map[string]any{}
-		var o objectScanner
-		o.open(b, s.i)
-		for o.next() {
-			key, ok := s.key(&o)
-			if !ok {
-				return nil, false
-			}
-			s.i = o.i
-			if m[key], ok = s.any(); !ok {
-				return nil, false
-			}
-			o.i = s.i
-		}
-		s.i = o.i
-		s.depth--
-		return m, o.ok
+		return s.object()
 	case c == '[':
 		if s.depth >= maxDepth {
 			return nil, false
 		}
 		s.depth++
-		list := []any{}
+		base := len(s.list)
 		ok := s.elements(func() bool {
 			x, ok := s.any()
-			list = append(list, x)
+			s.list = append(s.list, x)
 			return ok
 		})
 		s.depth--
+		list := make([]any, len(s.list)-base) // [] is an empty slice, not nil
+		copy(list, s.list[base:])
+		clear(s.list[base:])
+		s.list = s.list[:base]
 		return list, ok
 	case c == 't':
 		end, ok := scanLiteral(b, s.i, "true")
@@ -440,22 +502,57 @@ func (s *valueState) any() (any, bool) {
 		s.i = end
 		return nil, ok
 	default:
-		text, _, ok := s.number()
+		text, integer, ok := s.number()
 		if !ok {
 			return nil, false
+		}
+		if integer && len(text) <= 3 && text[0] != '-' {
+			n := 0
+			for _, c := range text {
+				n = n*10 + int(c-'0')
+			}
+			return smallNumbers[n], true
 		}
 		f, err := strconv.ParseFloat(string(text), 64)
 		return f, err == nil
 	}
 }
 
-// key decodes the key of o's current member, any string.
-func (s *valueState) key(o *objectScanner) (string, bool) {
-	text := o.key()
-	if !o.escaped && utf8.Valid(text) {
-		return string(text), true
+// smallNumbers holds the integers 0 to 999 as interface{} values
+// (float64), so that decoding one into interface{} does not allocate.
+var smallNumbers = func() (a [1000]any) {
+	for i := range a {
+		a[i] = float64(i)
 	}
-	return unquote(text), true
+	return a
+}()
+
+// object decodes the object at s.i into a map[string]any.
+func (s *valueState) object() (map[string]any, bool) {
+	if s.depth >= maxDepth {
+		return nil, false
+	}
+	s.depth++
+	m := map[string]any{}
+	var o objectScanner
+	o.open(s.b, s.i)
+	for o.next() {
+		key := s.key(&o)
+		s.i = o.i
+		var ok bool
+		if m[key], ok = s.any(); !ok {
+			return nil, false
+		}
+		o.i = s.i
+	}
+	s.i = o.i
+	s.depth--
+	return m, o.ok
+}
+
+// key decodes the key of o's current member, any string.
+func (s *valueState) key(o *objectScanner) string {
+	return s.unquote(o.key(), o.escaped)
 }
 
 // elements calls elem for each element of the array at s.i, with s.i at
@@ -501,7 +598,20 @@ func pointerDecoder(elemType reflect.Type, elem decodeFunc) decodeFunc {
 	}
 }
 
+// scratch is a slice being decoded, kept between values by each slice
+// or map decoder: its elements are decoded into it and then copied into
+// a slice of their exact number, which costs one allocation instead of
+// one for each time the slice would have grown.
+type scratch struct {
+	list reflect.Value // a slice, settable, all zero
+}
+
+// maxScratch is the most elements a kept scratch slice holds.
+const maxScratch = 1024
+
 func sliceDecoder(t reflect.Type, elem decodeFunc) decodeFunc {
+	scratches := &sync.Pool{New: func() any { return &scratch{list: reflect.New(t).Elem()} }}
+	empty := reflect.MakeSlice(t, 0, 0) // [] is an empty slice, not nil
 	return func(s *valueState, v reflect.Value) bool {
 		if isNull, ok := s.null(); isNull {
 			return ok
@@ -510,23 +620,104 @@ func sliceDecoder(t reflect.Type, elem decodeFunc) decodeFunc {
 			return false
 		}
 		s.depth++
-		v.Set(reflect.MakeSlice(t, 0, 0)) // [] is an empty slice, not nil
+		sc := scratches.Get().(*scratch)
+		list := sc.list
 		n := 0
 		ok := s.elements(func() bool {
-			if n == v.Cap() {
-				v.Grow(1)
+			if n == list.Len() {
+				list.Grow(max(n, 4))
+				list.SetLen(list.Cap())
 			}
-			v.SetLen(n + 1)
 			n++
-			return elem(s, v.Index(n-1))
+			return elem(s, list.Index(n-1))
 		})
 		s.depth--
+		if ok && n == 0 {
+			v.Set(empty)
+		} else if ok {
+			// v is a zero slice: Grow gives it an array of n elements
+			// (or a few more, to the allocator's size class).
+			v.Grow(n)
+			v.SetLen(n)
+			reflect.Copy(v, list)
+		}
+		for i := range n {
+			list.Index(i).SetZero()
+		}
+		if list.Cap() <= maxScratch {
+			scratches.Put(sc)
+		}
 		return ok
 	}
 }
 
+var (
+	mapStringAnyType    = reflect.TypeFor[map[string]any]()
+	mapStringStringType = reflect.TypeFor[map[string]string]()
+)
+
+// decodeMapStringString decodes a map[string]string without reflection
+// for each member.
+func decodeMapStringString(s *valueState, v reflect.Value) bool {
+	if isNull, ok := s.null(); isNull {
+		return ok
+	}
+	var o objectScanner
+	if !o.open(s.b, s.i) || s.depth >= maxDepth {
+		return false
+	}
+	m := map[string]string{}
+	for o.next() {
+		key := s.key(&o)
+		s.i = o.i
+		if isNull, ok := s.null(); isNull {
+			if !ok {
+				return false
+			}
+			m[key] = ""
+		} else {
+			str, ok := s.str()
+			if !ok {
+				return false
+			}
+			m[key] = str
+		}
+		o.i = s.i
+	}
+	s.i = o.i
+	if o.ok {
+		v.Set(reflect.ValueOf(m))
+	}
+	return o.ok
+}
+
+// mapHolders are a map decoder's key and element, reused for every
+// member: SetMapIndex copies them into the map.
+type mapHolders struct{ k, e reflect.Value }
+
 func mapDecoder(t reflect.Type, elem decodeFunc) decodeFunc {
+	if t == mapStringStringType {
+		return decodeMapStringString
+	}
+	if t == mapStringAnyType {
+		return func(s *valueState, v reflect.Value) bool {
+			if isNull, ok := s.null(); isNull {
+				return ok
+			}
+			if s.i >= len(s.b) || s.b[s.i] != '{' {
+				return false
+			}
+			m, ok := s.object()
+			if ok {
+				v.Set(reflect.ValueOf(m))
+			}
+			return ok
+		}
+	}
 	keyType, elemType := t.Key(), t.Elem()
+	holders := &sync.Pool{New: func() any {
+		return &mapHolders{k: reflect.New(keyType).Elem(), e: reflect.New(elemType).Elem()}
+	}}
 	return func(s *valueState, v reflect.Value) bool {
 		if isNull, ok := s.null(); isNull {
 			return ok
@@ -536,21 +727,25 @@ func mapDecoder(t reflect.Type, elem decodeFunc) decodeFunc {
 			return false
 		}
 		s.depth++
+		h := holders.Get().(*mapHolders)
 		m := reflect.MakeMap(t)
-		k := reflect.New(keyType).Elem()
+		ok := true
 		for o.next() {
-			key, ok := s.key(&o)
-			if !ok {
-				return false
-			}
-			e := reflect.New(elemType).Elem()
+			h.k.SetString(s.key(&o))
 			s.i = o.i
-			if !elem(s, e) {
-				return false
+			if !elem(s, h.e) {
+				ok = false
+				break
 			}
 			o.i = s.i
-			k.SetString(key)
-			m.SetMapIndex(k, e)
+			m.SetMapIndex(h.k, h.e)
+			h.e.SetZero()
+		}
+		h.k.SetString("")
+		h.e.SetZero()
+		holders.Put(h)
+		if !ok {
+			return false
 		}
 		s.depth--
 		s.i = o.i
@@ -685,9 +880,18 @@ func decodeValue(data []byte, v reflect.Value) bool {
 		return false
 	}
 	s := valueStates.Get().(*valueState)
-	*s = valueState{b: data, i: skipSpace(data, 0), depth: 1}
+	s.b, s.i, s.depth = data, skipSpace(data, 0), 1
 	ok := dec(s, v) && skipSpace(data, s.i) == len(data)
-	*s = valueState{}
+	// The strings carved from s.strs are the value's: the next value
+	// gets a new buffer. The scratch buffers are kept unless large.
+	s.b, s.strs = nil, strings.Builder{}
+	if cap(s.tmp) > maxKeptTmp {
+		s.tmp = nil
+	}
+	clear(s.list)
+	if s.list = s.list[:0]; cap(s.list) > maxKeptList {
+		s.list = nil
+	}
 	valueStates.Put(s)
 	return ok
 }

@@ -123,6 +123,9 @@ var targets = []func() any{
 	func() any { return new(json.RawMessage) },
 	func() any { return new(time.Time) },
 	func() any { return new(map[string][]*plainItem) },
+	func() any { return new(map[string]string) },
+	func() any { return new([][]string) },
+	func() any { return new(map[myString][]int) },
 }
 
 var valueCases = []string{
@@ -186,6 +189,15 @@ var valueCases = []string{
 	``,
 	`"` + strings.Repeat("long text ", 3000) + `"`,
 	`{"any":` + strings.Repeat("[", 1100) + strings.Repeat("]", 1100) + `}`,
+	`{"a":"x","b":"","c":null}`,
+	`{"a":"x","a":"y"}`,
+	`{"a":1}`,
+	`[["a","b"],[],null,["` + strings.Repeat("c", 300) + `"]]`,
+	`[[1,2],[3]]`,
+	`{"k":[1,2,3],"k":[4]}`,
+	`[0,1,255,999,1000,-1,-0,1.0,12e1,007]`,
+	`[` + strings.Repeat(`"abcdefgh",`, 600) + `"end"]`,
+	`{"big":"` + strings.Repeat("\\n\u00e9x", 2000) + `"}`,
 }
 
 // checkValue decodes data into a fresh target both ways and compares.
@@ -241,4 +253,56 @@ func FuzzCompiledDecoder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte, kind uint8) {
 		checkValue(t, data, targets[int(kind)%len(targets)])
 	})
+}
+
+// TestSharedStringsStayPut checks that the strings a decoded value holds,
+// carved from one shared buffer, do not change when more values are
+// decoded (into fresh targets, reusing the pooled states).
+func TestSharedStringsStayPut(t *testing.T) {
+	var first map[string]any
+	require.NoError(t, Unmarshal([]byte(`{"a":"one","b":["two","thr\u00e9e"],"c":{"d":"four"}}`), &first))
+	want := map[string]any{"a": "one", "b": []any{"two", "thrée"}, "c": map[string]any{"d": "four"}}
+	for i := range 100 {
+		var other map[string]any
+		require.NoError(t, Unmarshal([]byte(fmt.Sprintf(`{"a":"x%dx","b":["yyyy","zz\u00e9zz"],"c":{"d":"wwww"}}`, i)), &other))
+		var list []plainItem
+		require.NoError(t, Unmarshal([]byte(`[{"name":"aaaa"},{"name":"bbbb"}]`), &list))
+	}
+	assert.Equal(t, want, first)
+}
+
+// TestResultAllocations pins the allocations of decoding the step
+// results users return (testdata/results): the compiled decoders carve a
+// value's short strings from one buffer, copy slices and []any once at
+// their exact length, reuse a map's key and element, and box small
+// integers into interface{} without allocating. encoding/json makes 20,
+// 21, 180 and 4 allocations for these.
+func TestResultAllocations(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	for _, c := range []struct {
+		file   string
+		target func() any
+		max    float64
+	}{
+		// the target, the map and its group, the strings, and the boxes
+		// of two strings and a float that is not small
+		{"map.json", func() any { return new(map[string]any) }, 6},
+		// the target, the array, the strings
+		{"slice.json", func() any { return new([]benchItem) }, 3},
+		// 13 maps of two allocations each, the meta map and what it
+		// holds, the two slices, the strings
+		{"doc.json", func() any { return new(benchOrder) }, 36},
+		// the target and the string
+		{"string.json", func() any { return new(string) }, 2},
+	} {
+		data := readResult(t, c.file)
+		got := testing.AllocsPerRun(100, func() {
+			if err := Unmarshal(data, c.target()); err != nil {
+				t.Fatal(err)
+			}
+		})
+		assert.LessOrEqual(t, got, c.max, c.file)
+	}
 }

@@ -54,6 +54,7 @@ const (
 	OpInvokeFunction = "InvokeFunction"
 	OpWaitForSignal  = "WaitForSignal"
 	OpGateway        = "Gateway"
+	OpAIGateway      = "AIGateway"
 )
 
 // Op is one generator opcode, in a 206 response or a checkpoint. It has
