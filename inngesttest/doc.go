@@ -168,8 +168,24 @@
 // RequireFailureFunctionRan a given failure function; likewise
 // RequireCancelHandlerRan and RequireCancelFunctionRan.
 //
-// Flow control (concurrency, throttling, rate limits, debounce,
-// batching, priority, idempotency keys, singletons) is not modelled:
-// every matching event starts a run at once. Cron triggers do not fire
-// by themselves; run cron functions with Engine.Run.
+// # Flow control
+//
+// Send applies a function's flow control as the server does, on the
+// virtual clock; Run and Start start the run they are asked for.
+//
+//   - RateLimit is the server's GCRA: an emission interval of
+//     Period/Limit and a burst of Limit/10, per Key (a key expression
+//     that is false does not limit the event). An event over the limit
+//     starts no run; Skipped lists it as SkippedRateLimited.
+//   - Debounce starts one run per Key with the last event, Period plus
+//     1.05 s (the server's queue buffer) after the last event; an event
+//     with an older ts does not replace the held one. Timeout caps the
+//     wait from the first event, cutting the period to the whole
+//     seconds left. Superseded events are SkippedDebounced, and the
+//     run's timeline starts with an EntryDebounced entry.
+//
+// Concurrency, throttling, batching, priority, idempotency keys,
+// singletons and start timeouts are not modelled: every matching event
+// starts a run at once. Cron triggers do not fire by themselves; run
+// cron functions with Engine.Run.
 package inngesttest

@@ -47,6 +47,7 @@ type Engine struct {
 	transport *transport
 	fetch     *http.Client
 	trace     func(Call)
+	flow      flowState
 
 	// signingKey is the key the engine signs its requests with, and
 	// bearer the token it accepts from the apps; both are empty when it

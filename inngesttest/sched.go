@@ -18,6 +18,7 @@ const (
 	itemFetch                         // the engine makes a step.Fetch request
 	itemFunc                          // an After callback
 	itemFinishTimeout                 // the function's timeouts.finish
+	itemTimer                         // engine work due at a time (flow control), done with the lock held
 )
 
 type item struct {
@@ -151,6 +152,8 @@ func (e *Engine) exec(it *item) {
 		e.doFetch(it)
 	case itemFunc:
 		e.unlocked(it.fn)
+	case itemTimer:
+		it.fn()
 	case itemFinishTimeout:
 		if !it.run.done() {
 			e.cancelRun(it.run, "the function's finish timeout passed")

@@ -1,0 +1,135 @@
+package inngesttest_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/inngesttest"
+	"github.com/stretchr/testify/require"
+)
+
+type keyed struct {
+	Key string `json:"key"`
+	N   int    `json:"n"`
+}
+
+// echo returns the triggering event's data.n.
+func echo(ctx context.Context, in inngest.Input[keyed]) (any, error) { return in.Event.Data.N, nil }
+
+// A rate limit is a GCRA with an emission interval of period/limit and a
+// burst of limit/10 (the Inngest server's
+// pkg/execution/ratelimit/ratelimit_lua.go and lua/ratelimit.lua): with
+// limit 2 per minute one event passes at once, the next 30 s later;
+// excess events start no run and are listed as rate limited.
+func TestRateLimitSkipsExcessEvents(t *testing.T) {
+	eng := inngesttest.New(t)
+	c := newClient(t, eng)
+	fn := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "limited", RateLimit: &inngest.RateLimit{Limit: 2, Period: time.Minute}},
+		inngest.EventTrigger("shop/ping", nil), echo))
+	eng.Register(c)
+
+	started := eng.Send(evt("shop/ping", keyed{N: 1}), evt("shop/ping", keyed{N: 2}), evt("shop/ping", keyed{N: 3}))
+	require.Len(t, started, 1)
+	eng.Wait()
+	started[0].RequireOutput(t, 1)
+	skips := eng.RequireSkipped(t, fn, inngesttest.SkippedRateLimited, 2)
+	require.Contains(t, skips[0].Detail, "capacity again in 30s")
+
+	eng.Advance(29 * time.Second)
+	require.Empty(t, eng.Send(evt("shop/ping", keyed{N: 4})))
+	eng.Advance(time.Second)
+	require.Len(t, eng.Send(evt("shop/ping", keyed{N: 5})), 1)
+	eng.Wait()
+	eng.RequireRuns(t, fn, 2)
+	eng.RequireSkipped(t, fn, inngesttest.SkippedRateLimited, 3)
+}
+
+// The burst is limit/10: with limit 20 per minute, three events pass at
+// once; a key limits each key's events apart, and a key expression that
+// is false does not limit the event (ratelimit.go, RateLimitKey).
+func TestRateLimitBurstAndKey(t *testing.T) {
+	eng := inngesttest.New(t)
+	c := newClient(t, eng)
+	burst := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "burst", RateLimit: &inngest.RateLimit{Limit: 20, Period: time.Minute}},
+		inngest.EventTrigger("shop/burst", nil), echo))
+	perKey := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "per-key", RateLimit: &inngest.RateLimit{Limit: 1, Period: time.Hour, Key: "event.data.key"}},
+		inngest.EventTrigger("shop/keyed", nil), echo))
+	unlessEmpty := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "unless-empty", RateLimit: &inngest.RateLimit{Limit: 1, Period: time.Hour, Key: `event.data.key != "" && event.data.key != "free"`}},
+		inngest.EventTrigger("shop/free", nil), echo))
+	eng.Register(c)
+
+	for i := range 5 {
+		eng.Send(evt("shop/burst", keyed{N: i}))
+	}
+	eng.RequireRuns(t, burst, 3)
+	eng.RequireSkipped(t, burst, inngesttest.SkippedRateLimited, 2)
+
+	eng.Send(evt("shop/keyed", keyed{Key: "a"}), evt("shop/keyed", keyed{Key: "b"}), evt("shop/keyed", keyed{Key: "a"}))
+	eng.RequireRuns(t, perKey, 2)
+	skip := eng.RequireSkipped(t, perKey, inngesttest.SkippedRateLimited, 1)
+	require.Contains(t, skip[0].Detail, `key "a"`)
+
+	eng.Send(evt("shop/free", keyed{Key: "free"}), evt("shop/free", keyed{Key: "free"}))
+	eng.RequireRuns(t, unlessEmpty, 2)
+	eng.Wait()
+}
+
+// Debounce runs the function once, with the last event, when a period
+// passed without another event of its key; the server queues the run
+// for the period's end plus 1.05 s (pkg/execution/debounce/debounce.go).
+func TestDebounceLastEventWins(t *testing.T) {
+	eng := inngesttest.New(t)
+	c := newClient(t, eng)
+	fn := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "sync", Debounce: &inngest.Debounce{Period: 10 * time.Second, Key: "event.data.key"}},
+		inngest.EventTrigger("shop/changed", nil), echo))
+	eng.Register(c)
+	start := eng.Now()
+
+	require.Empty(t, eng.Send(evt("shop/changed", keyed{Key: "a", N: 1})))
+	eng.Advance(3 * time.Second)
+	eng.Send(evt("shop/changed", keyed{Key: "a", N: 2}), evt("shop/changed", keyed{Key: "b", N: 10}))
+	eng.Advance(3 * time.Second)
+	eng.Send(evt("shop/changed", keyed{Key: "a", N: 3}))
+	eng.Advance(8*time.Second - time.Millisecond)
+	eng.RequireRuns(t, fn, 0)
+	eng.Advance(50*time.Millisecond + time.Millisecond) // b: 3 s + 10 s + 1.05 s
+	eng.RequireRuns(t, fn, 1)
+	eng.Advance(3*time.Second - time.Millisecond)
+	eng.RequireRuns(t, fn, 1)
+	eng.Advance(time.Millisecond) // a: 6 s + 10 s + 1.05 s
+	runs := eng.RequireRuns(t, fn, 2)
+	eng.Wait()
+	runs[0].RequireOutput(t, 10)
+	require.Equal(t, start.Add(14*time.Second+50*time.Millisecond), runs[0].StartedAt())
+	runs[1].RequireOutput(t, 3)
+	require.Equal(t, start.Add(17*time.Second+50*time.Millisecond), runs[1].StartedAt())
+	tl := runs[1].Timeline()
+	require.Equal(t, inngesttest.EntryDebounced, tl[1].Kind, "%v", runs[1])
+	require.Equal(t, 17*time.Second+50*time.Millisecond, tl[1].Delay)
+	require.Contains(t, tl[1].Detail, "3 event(s)")
+	eng.RequireSkipped(t, fn, inngesttest.SkippedDebounced, 2)
+}
+
+// Debounce's timeout caps the wait from the first event: an update may
+// move the run no later than the timeout, cut to the whole seconds left
+// (pkg/execution/state/redis_state/lua/debounce/updateDebounce.lua).
+func TestDebounceTimeout(t *testing.T) {
+	eng := inngesttest.New(t)
+	c := newClient(t, eng)
+	fn := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "capped", Debounce: &inngest.Debounce{Period: 10 * time.Second, Timeout: 15 * time.Second}},
+		inngest.EventTrigger("shop/changed", nil), echo))
+	eng.Register(c)
+	start := eng.Now()
+	for i := range 4 { // at 0, 4, 8 and 12 s
+		if i > 0 {
+			eng.Advance(4 * time.Second)
+		}
+		eng.Send(evt("shop/changed", keyed{N: i}))
+	}
+	eng.Wait()
+	runs := eng.RequireRuns(t, fn, 1)
+	runs[0].RequireOutput(t, 3)
+	require.Equal(t, start.Add(16*time.Second+50*time.Millisecond), runs[0].StartedAt())
+}
