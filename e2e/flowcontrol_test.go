@@ -164,3 +164,22 @@ func TestDebounceTimeoutAgreesWithEngine(t *testing.T) {
 	require.Equal(t, []int{1, 3, 4}, engine)
 	require.Equal(t, engine, server)
 }
+
+// An idempotency key: one run per key (the Inngest server's
+// pkg/sdk/function.go makes it a rate limit of 1 per 24 h).
+func TestIdempotencyAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := flowScenario{
+		opts: inngest.FunctionOpts{Idempotency: "event.data.key"},
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}}},
+			{at: 150 * time.Millisecond, events: []flowEvent{{"b", 2}}},
+			{at: 300 * time.Millisecond, events: []flowEvent{{"a", 3}}},
+			{at: 2 * time.Second, events: []flowEvent{{"b", 4}}},
+		},
+	}
+	engine, server := sc.started(t, tg)
+	require.Equal(t, []int{1, 2}, engine)
+	require.Equal(t, engine, server)
+}

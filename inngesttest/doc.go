@@ -177,6 +177,9 @@
 //     Period/Limit and a burst of Limit/10, per Key (a key expression
 //     that is false does not limit the event). An event over the limit
 //     starts no run; Skipped lists it as SkippedRateLimited.
+//   - Idempotency lets one run per key start in 24 hours: the server
+//     makes it a rate limit of 1 per 24 h by the key. Other events of
+//     the key are SkippedIdempotent.
 //   - Debounce starts one run per Key with the last event, Period plus
 //     1.05 s (the server's queue buffer) after the last event; an event
 //     with an older ts does not replace the held one. Timeout caps the
@@ -184,8 +187,8 @@
 //     seconds left. Superseded events are SkippedDebounced, and the
 //     run's timeline starts with an EntryDebounced entry.
 //
-// Concurrency, throttling, batching, priority, idempotency keys,
-// singletons and start timeouts are not modelled: every matching event
-// starts a run at once. Cron triggers do not fire by themselves; run
-// cron functions with Engine.Run.
+// Concurrency, throttling, batching, priority, singletons and start
+// timeouts are not modelled: every matching event starts a run at once.
+// Cron triggers do not fire by themselves; run cron functions with
+// Engine.Run.
 package inngesttest

@@ -23,6 +23,9 @@ const (
 	// SkippedRateLimited: the function's RateLimit had no capacity left
 	// for the event's key.
 	SkippedRateLimited SkipReason = "rate limited"
+	// SkippedIdempotent: a run of the function already had the event's
+	// idempotency key in the last 24 hours.
+	SkippedIdempotent SkipReason = "idempotency key used"
 	// SkippedDebounced: a later event of the same debounce key
 	// superseded the event, or the event was older than the one the
 	// debounce holds.
@@ -72,7 +75,14 @@ type rateLimitDef struct {
 	limit  int
 	period time.Duration
 	key    string
+	// idempotency is set for the rate limit an idempotency key becomes.
+	idempotency bool
 }
+
+// idempotencyPeriod is how long an idempotency key keeps other events
+// from starting runs (FunctionIdempotencyPeriod in the server's
+// pkg/consts).
+const idempotencyPeriod = 24 * time.Hour
 
 type debounceDef struct {
 	period  time.Duration
@@ -110,7 +120,8 @@ type debounceState struct {
 // parseFlow reads the flow control of a function's sync entry.
 func parseFlow(raw json.RawMessage) (flowDef, error) {
 	var p struct {
-		RateLimit *struct {
+		Idempotency string `json:"idempotency"`
+		RateLimit   *struct {
 			Limit  int    `json:"limit"`
 			Period string `json:"period"`
 			Key    string `json:"key"`
@@ -131,6 +142,12 @@ func parseFlow(raw json.RawMessage) (flowDef, error) {
 			return fd, fmt.Errorf("rateLimit.period %q is not a positive duration", rl.Period)
 		}
 		fd.rateLimit = &rateLimitDef{limit: rl.Limit, period: d, key: rl.Key}
+	}
+	if p.Idempotency != "" {
+		// The server turns an idempotency key into a rate limit of one
+		// per 24 hours by that key, in place of the function's rate limit
+		// (pkg/sdk/function.go).
+		fd.rateLimit = &rateLimitDef{limit: 1, period: idempotencyPeriod, key: p.Idempotency, idempotency: true}
 	}
 	if db := p.Debounce; db != nil {
 		d, err := parseDuration(db.Period)
@@ -195,14 +212,18 @@ func (e *Engine) keyValue(src string, raw json.RawMessage) (any, string, error) 
 // period/limit and a burst of limit/10, so that at most limit/10+1
 // events pass at once and then one per period/limit.
 func (e *Engine) rateLimited(f *fnDef, rl *rateLimitDef, raw json.RawMessage) bool {
+	reason := SkippedRateLimited
+	if rl.idempotency {
+		reason = SkippedIdempotent
+	}
 	key := f.ID
 	if rl.key != "" {
 		v, k, err := e.keyValue(rl.key, raw)
 		if err != nil {
 			// The server does not schedule the run when the key does
 			// not evaluate.
-			e.t.Logf("inngesttest: function %s: its rate limit key does not evaluate for event %s: %v", f.ID, eventID(raw), err)
-			e.skip(f, raw, SkippedRateLimited, "the key does not evaluate: "+err.Error())
+			e.t.Logf("inngesttest: function %s: its rate limit or idempotency key does not evaluate for event %s: %v", f.ID, eventID(raw), err)
+			e.skip(f, raw, reason, "the key does not evaluate: "+err.Error())
 			return true
 		}
 		if b, ok := v.(bool); ok && !b {
@@ -231,7 +252,7 @@ func (e *Engine) rateLimited(f *fnDef, rl *rateLimitDef, raw json.RawMessage) bo
 			_, k, _ := e.keyValue(rl.key, raw)
 			detail = "key " + k + ", " + detail
 		}
-		e.skip(f, raw, SkippedRateLimited, detail)
+		e.skip(f, raw, reason, detail)
 		return true
 	}
 	e.flow.tat[key] = math.Max(tat, now) + emission

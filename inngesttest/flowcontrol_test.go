@@ -133,3 +133,29 @@ func TestDebounceTimeout(t *testing.T) {
 	runs[0].RequireOutput(t, 3)
 	require.Equal(t, start.Add(16*time.Second+50*time.Millisecond), runs[0].StartedAt())
 }
+
+// An idempotency key lets one run per key start in 24 hours: the server
+// turns it into a rate limit of 1 per 24 h by that key (the Inngest
+// server's pkg/sdk/function.go,
+// FunctionIdempotencyPeriod in pkg/consts).
+func TestIdempotencyOneRunPerKeyPerDay(t *testing.T) {
+	eng := inngesttest.New(t)
+	c := newClient(t, eng)
+	fn := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "once", Idempotency: "event.data.key"},
+		inngest.EventTrigger("shop/once", nil), echo))
+	eng.Register(c)
+
+	eng.Send(evt("shop/once", keyed{Key: "a", N: 1}), evt("shop/once", keyed{Key: "b", N: 2}), evt("shop/once", keyed{Key: "a", N: 3}))
+	eng.Advance(24*time.Hour - time.Second)
+	eng.Send(evt("shop/once", keyed{Key: "a", N: 4}))
+	eng.Advance(time.Second)
+	eng.Send(evt("shop/once", keyed{Key: "a", N: 5}))
+	eng.Wait()
+	runs := eng.RequireRuns(t, fn, 3)
+	for i, want := range []int{1, 2, 5} {
+		runs[i].RequireOutput(t, want)
+	}
+	skips := eng.RequireSkipped(t, fn, inngesttest.SkippedIdempotent, 2)
+	require.Contains(t, skips[1].Detail, "capacity again in 1s")
+	eng.RequireSkipped(t, fn, inngesttest.SkippedRateLimited, 0)
+}
