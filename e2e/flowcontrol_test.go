@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,23 +47,24 @@ type flowScenario struct {
 // engine's, then the server's.
 func (sc flowScenario) started(t *testing.T, tg target) (engine, server []int) {
 	t.Helper()
-	body := func(rec *recorder[int]) func(context.Context, inngest.Input[flowEvent]) (any, error) {
-		return func(ctx context.Context, in inngest.Input[flowEvent]) (any, error) {
-			if in.Attempt == 0 {
-				rec.add(in.Event.Data.N)
-			}
-			return in.Event.Data.N, nil
-		}
-	}
+	eng, srv := sc.run(t, tg)
+	return slices.Sorted(maps.Keys(eng)), slices.Sorted(maps.Keys(srv))
+}
 
-	// The engine.
+// run runs the scenario on the engine and on the server and returns, by
+// the data.n of the event each run started with, when the run's first
+// call came, from the scenario's start.
+func (sc flowScenario) run(t *testing.T, tg target) (engine, server map[int]time.Duration) {
+	t.Helper()
+	opts := sc.opts
+	opts.ID = "flow"
+
+	// The engine, on its virtual clock.
 	eng := inngesttest.New(t)
 	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "flow", Mode: inngest.ModeDev, HTTPClient: eng.HTTPClient()})
 	require.NoError(t, err)
-	var engRec recorder[int]
-	opts := sc.opts
-	opts.ID = "flow"
-	_, err = inngest.CreateFunction(c, opts, inngest.EventTrigger("flow/go", nil), body(&engRec))
+	fn, err := inngest.CreateFunction(c, opts, inngest.EventTrigger("flow/go", nil),
+		func(ctx context.Context, in inngest.Input[flowEvent]) (any, error) { return in.Event.Data.N, nil })
 	require.NoError(t, err)
 	eng.Register(c)
 	start := eng.Now()
@@ -71,16 +75,39 @@ func (sc flowScenario) started(t *testing.T, tg target) (engine, server []int) {
 		}
 	}
 	eng.Wait()
-	engine = engRec.all()
-	slices.Sort(engine)
+	engine = map[int]time.Duration{}
+	for _, r := range eng.RunsOf(fn) {
+		var ev struct {
+			Data flowEvent `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(r.Event(), &ev))
+		for _, en := range r.Timeline() {
+			if en.Kind == inngesttest.EntryCall {
+				engine[ev.Data.N] = en.At.Sub(start)
+				break
+			}
+		}
+	}
 
-	// The server.
+	// The server, in real time.
 	a := newApp(t, tg, appConfig{})
-	var srvRec recorder[int]
-	_, err = inngest.CreateFunction(a.Client, opts, inngest.EventTrigger(a.event("go"), nil), body(&srvRec))
+	var mu sync.Mutex
+	server = map[int]time.Duration{}
+	var t0 time.Time
+	_, err = inngest.CreateFunction(a.Client, opts, inngest.EventTrigger(a.event("go"), nil),
+		func(ctx context.Context, in inngest.Input[flowEvent]) (any, error) {
+			mu.Lock()
+			if _, ok := server[in.Event.Data.N]; !ok {
+				server[in.Event.Data.N] = time.Since(t0)
+			}
+			mu.Unlock()
+			return in.Event.Data.N, nil
+		})
 	require.NoError(t, err)
 	a.sync()
-	t0 := time.Now()
+	mu.Lock()
+	t0 = time.Now()
+	mu.Unlock()
 	for _, s := range sc.sends {
 		time.Sleep(time.Until(t0.Add(s.at)))
 		for _, ev := range s.events {
@@ -88,14 +115,15 @@ func (sc flowScenario) started(t *testing.T, tg target) (engine, server []int) {
 		}
 	}
 	tg.eventually(t, fmt.Sprintf("%d run(s) to start", len(engine)), func() (bool, string) {
-		got := srvRec.all()
-		return len(got) >= len(engine), fmt.Sprint(got)
+		mu.Lock()
+		defer mu.Unlock()
+		return len(server) >= len(engine), fmt.Sprint(server)
 	})
 	// Runs that the engine did not start have time to start too.
 	time.Sleep(sc.settle + 2*time.Second)
-	server = srvRec.all()
-	slices.Sort(server)
-	return engine, server
+	mu.Lock()
+	defer mu.Unlock()
+	return engine, maps.Clone(server)
 }
 
 // Rate limit 20 per minute and key: a burst of 2 (limit/10) over the
@@ -182,4 +210,39 @@ func TestIdempotencyAgreesWithEngine(t *testing.T) {
 	engine, server := sc.started(t, tg)
 	require.Equal(t, []int{1, 2}, engine)
 	require.Equal(t, engine, server)
+}
+
+// Throttle 1 per 2 s with a burst of 1, per key: two runs of a key start
+// at once, then one every 2 s, and none is dropped (the Inngest server's
+// pkg/constraintapi/lua/acquire.lua; the queue item of a run's start
+// carries the throttle, pkg/execution/executor/executor.go). The server
+// starts each held-back run when its queue next looks at it, so a start
+// may come up to a second or two after the engine's.
+func TestThrottleAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := flowScenario{
+		opts: inngest.FunctionOpts{Throttle: &inngest.Throttle{Limit: 1, Period: 2 * time.Second, Burst: 1, Key: "event.data.key"}},
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}}},
+			{at: 150 * time.Millisecond, events: []flowEvent{{"a", 2}}},
+			{at: 300 * time.Millisecond, events: []flowEvent{{"a", 3}}},
+			{at: 450 * time.Millisecond, events: []flowEvent{{"a", 4}}},
+			{at: 600 * time.Millisecond, events: []flowEvent{{"b", 5}}},
+		},
+		settle: 2 * time.Second,
+	}
+	engine, server := sc.run(t, tg)
+	require.Equal(t, map[int]time.Duration{1: 0, 2: 150 * time.Millisecond, 3: 2 * time.Second, 4: 4 * time.Second, 5: 600 * time.Millisecond}, engine)
+	t.Logf("first calls on the server: %v", server)
+	require.ElementsMatch(t, slices.Collect(maps.Keys(engine)), slices.Collect(maps.Keys(server)))
+	// The same starts, each no earlier than the engine's (less a little
+	// for the clocks) and not much later. Which held-back run takes which
+	// slot is the server's queue's choice (the engine keeps the order).
+	want := slices.Sorted(maps.Values(engine))
+	got := slices.Sorted(maps.Values(server))
+	for i := range want {
+		require.GreaterOrEqual(t, got[i], want[i]-100*time.Millisecond, "start %d of %v", i, got)
+		require.LessOrEqual(t, got[i], want[i]+2*time.Second, "start %d of %v", i, got)
+	}
 }

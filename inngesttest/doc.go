@@ -177,6 +177,10 @@
 //     Period/Limit and a burst of Limit/10, per Key (a key expression
 //     that is false does not limit the event). An event over the limit
 //     starts no run; Skipped lists it as SkippedRateLimited.
+//   - Throttle holds runs back and never drops them: Limit+Burst start
+//     at once, then one every Period/Limit (Period in whole seconds),
+//     per Key; a held-back run's timeline has an EntryThrottled entry
+//     saying until when. Held-back runs start in the order they came.
 //   - Idempotency lets one run per key start in 24 hours: the server
 //     makes it a rate limit of 1 per 24 h by the key. Other events of
 //     the key are SkippedIdempotent.
@@ -187,8 +191,8 @@
 //     seconds left. Superseded events are SkippedDebounced, and the
 //     run's timeline starts with an EntryDebounced entry.
 //
-// Concurrency, throttling, batching, priority, singletons and start
-// timeouts are not modelled: every matching event starts a run at once.
+// Concurrency, batching, priority, singletons and start timeouts are
+// not modelled: every matching event starts a run at once.
 // Cron triggers do not fire by themselves; run cron functions with
 // Engine.Run.
 package inngesttest

@@ -39,6 +39,9 @@ const (
 	// Detail: how many events it received, the last of which the run
 	// got).
 	EntryDebounced EntryKind = "debounced"
+	// EntryThrottled: the function's Throttle held the run's start
+	// back (Delay: for how long; Detail: the throttle's key).
+	EntryThrottled EntryKind = "throttled"
 )
 
 // Skip is an event that triggered a function but started no run.
@@ -69,6 +72,14 @@ func (s Skip) String() string {
 type flowDef struct {
 	rateLimit *rateLimitDef
 	debounce  *debounceDef
+	throttle  *throttleDef
+}
+
+type throttleDef struct {
+	limit  int
+	burst  int
+	period time.Duration // whole seconds, as the server keeps it
+	key    string
 }
 
 type rateLimitDef struct {
@@ -97,6 +108,9 @@ type flowState struct {
 	// nanoseconds, as a float (the server's GCRA keeps it in a Lua
 	// number).
 	tat map[string]float64
+	// throttleTAT is each throttle key's theoretical arrival time, in
+	// Unix milliseconds.
+	throttleTAT map[string]float64
 	// debounces are the debounces that take new events, by function and
 	// key.
 	debounces map[string]*debounceState
@@ -126,6 +140,12 @@ func parseFlow(raw json.RawMessage) (flowDef, error) {
 			Period string `json:"period"`
 			Key    string `json:"key"`
 		} `json:"rateLimit"`
+		Throttle *struct {
+			Limit  int    `json:"limit"`
+			Burst  int    `json:"burst"`
+			Period string `json:"period"`
+			Key    string `json:"key"`
+		} `json:"throttle"`
 		Debounce *struct {
 			Period  string `json:"period"`
 			Key     string `json:"key"`
@@ -148,6 +168,13 @@ func parseFlow(raw json.RawMessage) (flowDef, error) {
 		// per 24 hours by that key, in place of the function's rate limit
 		// (pkg/sdk/function.go).
 		fd.rateLimit = &rateLimitDef{limit: 1, period: idempotencyPeriod, key: p.Idempotency, idempotency: true}
+	}
+	if th := p.Throttle; th != nil {
+		d, err := parseDuration(th.Period)
+		if err != nil || d < time.Second {
+			return fd, fmt.Errorf("throttle.period %q is not a duration of at least a second", th.Period)
+		}
+		fd.throttle = &throttleDef{limit: th.Limit, burst: th.Burst, period: d.Truncate(time.Second), key: th.Key}
 	}
 	if db := p.Debounce; db != nil {
 		d, err := parseDuration(db.Period)
@@ -177,7 +204,74 @@ func (e *Engine) schedule(f *fnDef, raw json.RawMessage, from *Run) *Run {
 		e.debounce(f, db, raw, from)
 		return nil
 	}
-	return e.startRun(f, raw, from)
+	return e.start(f, raw, from)
+}
+
+// start starts a run of f for an event that passed the rate limit and
+// debounce, holding its first call back as its throttle says.
+func (e *Engine) start(f *fnDef, raw json.RawMessage, from *Run) *Run {
+	r := e.startRun(f, raw, from)
+	if th := f.flow.throttle; th != nil {
+		e.throttle(r, th)
+	}
+	return r
+}
+
+// throttle holds r's first call back until f's throttle has capacity
+// for it.
+//
+// As the Inngest server does it: the throttle applies to a run's start
+// item only (pkg/execution/executor/executor.go sets the queue item's
+// Throttle for queue.KindStart), keyed by the function or by the key
+// expression's value (pkg/execution/queue/item.go, GetThrottleConfig),
+// with a period in whole seconds; the queue leases the item when the
+// GCRA of pkg/constraintapi/lua/acquire.lua and helper/gcra.lua, called
+// with a burst of limit+burst-1, has capacity: limit+burst starts at
+// once, then one every period/limit. Held-back runs start in the order
+// they were scheduled.
+func (e *Engine) throttle(r *Run, th *throttleDef) {
+	key := r.fn.ID
+	if th.key != "" {
+		if _, k, err := e.keyValue(th.key, r.event); err == nil {
+			key += "\x00" + k
+		} else {
+			// The server's key is then the value of a failed evaluation.
+			e.t.Logf("inngesttest: function %s: its throttle key does not evaluate for event %s: %v", r.fn.ID, eventID(r.event), err)
+			key += "\x00<invalid>"
+		}
+	}
+	if e.flow.throttleTAT == nil {
+		e.flow.throttleTAT = map[string]float64{}
+	}
+	limit := max(th.limit, 1)
+	emission := float64(th.period.Milliseconds()) / float64(limit)
+	burst := float64(th.limit + th.burst - 1)
+	now := float64(e.now.UnixMilli())
+	tat, ok := e.flow.throttleTAT[key]
+	if !ok {
+		tat = now
+	}
+	// Capacity is floor((emission*(burst+1) - (tat-at)) / emission): the
+	// start is admitted at the first instant at which it is positive.
+	at := math.Max(now, tat-emission*burst)
+	e.flow.throttleTAT[key] = math.Max(tat, at) + emission
+	if at <= now {
+		return
+	}
+	due := time.UnixMilli(int64(math.Ceil(at))).UTC()
+	for _, it := range e.queue.items {
+		if it.run == r && it.kind == itemCall {
+			e.remove(it)
+			it.due, it.first = due, due
+			e.push(it)
+			break
+		}
+	}
+	detail := "starts at " + due.Format(time.RFC3339Nano)
+	if th.key != "" {
+		detail = "key " + strings.TrimPrefix(key, r.fn.ID+"\x00") + ", " + detail
+	}
+	r.log(Entry{Kind: EntryThrottled, Delay: due.Sub(e.now), Detail: detail})
 }
 
 func (e *Engine) skip(f *fnDef, raw json.RawMessage, reason SkipReason, detail string) {
@@ -206,7 +300,8 @@ func (e *Engine) keyValue(src string, raw json.RawMessage) (any, string, error) 
 // when it has no capacity.
 //
 // As pkg/execution/ratelimit (ratelimit.go, ratelimit_lua.go and
-// lua/ratelimit.lua): the key is the function's, or the key
+// lua/ratelimit.lua), and pkg/constraintapi (lua.go, lua/acquire.lua),
+// which the dev server uses, the same: the key is the function's, or the key
 // expression's value (an expression that is false does not limit the
 // event); the limiter is a GCRA with an emission interval of
 // period/limit and a burst of limit/10, so that at most limit/10+1
@@ -336,7 +431,7 @@ func (e *Engine) runDebounce(key string, d *debounceState) {
 	if e.fns[d.fn.ID] != d.fn {
 		return // the function was replaced by a new sync
 	}
-	r := e.startRun(d.fn, d.event, d.from)
+	r := e.start(d.fn, d.event, d.from)
 	r.log(Entry{Kind: EntryDebounced, Delay: e.now.Sub(d.first), Detail: fmt.Sprintf("%d event(s) since %s; the run has the last", d.events, d.first.Format(time.RFC3339))})
 }
 

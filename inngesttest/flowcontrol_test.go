@@ -159,3 +159,53 @@ func TestIdempotencyOneRunPerKeyPerDay(t *testing.T) {
 	require.Contains(t, skips[1].Detail, "capacity again in 1s")
 	eng.RequireSkipped(t, fn, inngesttest.SkippedRateLimited, 0)
 }
+
+// firstCall is when the run's first call was made, from its start.
+func firstCall(t *testing.T, r *inngesttest.Run) time.Duration {
+	t.Helper()
+	for _, en := range r.Timeline() {
+		if en.Kind == inngesttest.EntryCall {
+			return en.At.Sub(r.StartedAt())
+		}
+	}
+	t.Fatalf("run %s made no call:\n%v", r.ID(), r)
+	return 0
+}
+
+// Throttle holds runs' starts back, never drops them: limit+burst start
+// at once, then one every period/limit, in order, per key (the Inngest
+// server's pkg/constraintapi/lua/acquire.lua and helper/gcra.lua, with
+// the throttle on the run's start item only, per
+// pkg/execution/executor/executor.go and pkg/execution/queue/item.go).
+func TestThrottleQueuesStarts(t *testing.T) {
+	eng := inngesttest.New(t)
+	c := newClient(t, eng)
+	fn := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "throttled", Throttle: &inngest.Throttle{Limit: 2, Period: 10 * time.Second, Burst: 1, Key: "event.data.key"}},
+		inngest.EventTrigger("shop/t", nil), echo))
+	eng.Register(c)
+
+	for i := range 5 {
+		eng.Send(evt("shop/t", keyed{Key: "a", N: i}))
+	}
+	eng.Send(evt("shop/t", keyed{Key: "b", N: 9}))
+	eng.Wait()
+	runs := eng.RequireRuns(t, fn, 6)
+	var waits []time.Duration
+	for _, r := range runs {
+		r.RequireCompleted(t)
+		waits = append(waits, firstCall(t, r))
+	}
+	require.Equal(t, []time.Duration{0, 0, 0, 5 * time.Second, 10 * time.Second, 0}, waits)
+	tl := runs[4].Timeline()
+	require.Equal(t, inngesttest.EntryThrottled, tl[1].Kind, "%v", runs[4])
+	require.Equal(t, 10*time.Second, tl[1].Delay)
+	require.Contains(t, tl[1].Detail, `key "a"`)
+	eng.RequireSkipped(t, fn, inngesttest.SkippedRateLimited, 0)
+
+	// Capacity comes back one start per period/limit: Wait moved the
+	// clock to the last start, 10 s, and the next is due 5 s later.
+	require.Equal(t, runs[0].StartedAt().Add(10*time.Second), eng.Now())
+	r := eng.Send(evt("shop/t", keyed{Key: "a", N: 5}))[0]
+	eng.Wait()
+	require.Equal(t, 5*time.Second, firstCall(t, r))
+}
