@@ -14,6 +14,7 @@ import (
 
 	"github.com/go-inngest/inngest"
 	"github.com/go-inngest/inngest/inngesttest"
+	"github.com/go-inngest/inngest/step"
 )
 
 // The flow-control scenarios run twice, with the same events at the
@@ -40,6 +41,9 @@ type flowScenario struct {
 	// settle is how long after the last send the server may still start
 	// runs (a debounce's period and buffer).
 	settle time.Duration
+	// hold, when set, makes the function sleep for hold first; the
+	// scenario then reports the runs that completed, and when.
+	hold time.Duration
 }
 
 // started runs the scenario on the engine and on the server and returns
@@ -64,7 +68,14 @@ func (sc flowScenario) run(t *testing.T, tg target) (engine, server map[int]time
 	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "flow", Mode: inngest.ModeDev, HTTPClient: eng.HTTPClient()})
 	require.NoError(t, err)
 	fn, err := inngest.CreateFunction(c, opts, inngest.EventTrigger("flow/go", nil),
-		func(ctx context.Context, in inngest.Input[flowEvent]) (any, error) { return in.Event.Data.N, nil })
+		func(ctx context.Context, in inngest.Input[flowEvent]) (any, error) {
+			if sc.hold > 0 {
+				if err := step.Sleep(ctx, "hold", sc.hold); err != nil {
+					return nil, err
+				}
+			}
+			return in.Event.Data.N, nil
+		})
 	require.NoError(t, err)
 	eng.Register(c)
 	start := eng.Now()
@@ -81,6 +92,12 @@ func (sc flowScenario) run(t *testing.T, tg target) (engine, server map[int]time
 			Data flowEvent `json:"data"`
 		}
 		require.NoError(t, json.Unmarshal(r.Event(), &ev))
+		if sc.hold > 0 {
+			if r.Status() == inngesttest.Completed {
+				engine[ev.Data.N] = r.EndedAt().Sub(start)
+			}
+			continue
+		}
 		for _, en := range r.Timeline() {
 			if en.Kind == inngesttest.EntryCall {
 				engine[ev.Data.N] = en.At.Sub(start)
@@ -96,6 +113,11 @@ func (sc flowScenario) run(t *testing.T, tg target) (engine, server map[int]time
 	var t0 time.Time
 	_, err = inngest.CreateFunction(a.Client, opts, inngest.EventTrigger(a.event("go"), nil),
 		func(ctx context.Context, in inngest.Input[flowEvent]) (any, error) {
+			if sc.hold > 0 {
+				if err := step.Sleep(ctx, "hold", sc.hold); err != nil {
+					return nil, err
+				}
+			}
 			mu.Lock()
 			if _, ok := server[in.Event.Data.N]; !ok {
 				server[in.Event.Data.N] = time.Since(t0)
@@ -245,4 +267,48 @@ func TestThrottleAgreesWithEngine(t *testing.T) {
 		require.GreaterOrEqual(t, got[i], want[i]-100*time.Millisecond, "start %d of %v", i, got)
 		require.LessOrEqual(t, got[i], want[i]+2*time.Second, "start %d of %v", i, got)
 	}
+}
+
+// Singleton per key, each run sleeping 3 s: in skip mode a second event
+// of a key while its run sleeps starts nothing, and one after that run
+// ended starts a run (the Inngest server's pkg/execution/singleton and
+// pkg/execution/executor/executor.go).
+func TestSingletonSkipAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := flowScenario{
+		opts: inngest.FunctionOpts{Singleton: &inngest.Singleton{Key: "event.data.key", Mode: inngest.SingletonSkip}},
+		hold: 3 * time.Second,
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}}},
+			{at: time.Second, events: []flowEvent{{"a", 2}}},
+			{at: 1200 * time.Millisecond, events: []flowEvent{{"b", 3}}},
+			{at: 5 * time.Second, events: []flowEvent{{"a", 4}}},
+		},
+		settle: 4 * time.Second,
+	}
+	engine, server := sc.started(t, tg)
+	require.Equal(t, []int{1, 3, 4}, engine)
+	require.Equal(t, engine, server)
+}
+
+// In cancel mode each event of a key cancels the run in progress: of
+// a's three events only the last run completes.
+func TestSingletonCancelAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := flowScenario{
+		opts: inngest.FunctionOpts{Singleton: &inngest.Singleton{Key: "event.data.key", Mode: inngest.SingletonCancel}},
+		hold: 3 * time.Second,
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}}},
+			{at: time.Second, events: []flowEvent{{"a", 2}}},
+			{at: 1200 * time.Millisecond, events: []flowEvent{{"b", 3}}},
+			{at: 2 * time.Second, events: []flowEvent{{"a", 4}}},
+		},
+		settle: 4 * time.Second,
+	}
+	engine, server := sc.started(t, tg)
+	require.Equal(t, []int{3, 4}, engine)
+	require.Equal(t, engine, server)
 }

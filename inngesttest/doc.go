@@ -184,6 +184,10 @@
 //   - Idempotency lets one run per key start in 24 hours: the server
 //     makes it a rate limit of 1 per 24 h by the key. Other events of
 //     the key are SkippedIdempotent.
+//   - Singleton keeps one run per Key in progress. In skip mode another
+//     event of the key starts no run (SkippedSingleton); in cancel mode
+//     it cancels the run in progress ("cancelled by singleton") and
+//     starts its own. A run holds its key until it ends.
 //   - Debounce starts one run per Key with the last event, Period plus
 //     1.05 s (the server's queue buffer) after the last event; an event
 //     with an older ts does not replace the held one. Timeout caps the
@@ -191,8 +195,8 @@
 //     seconds left. Superseded events are SkippedDebounced, and the
 //     run's timeline starts with an EntryDebounced entry.
 //
-// Concurrency, batching, priority, singletons and start timeouts are
-// not modelled: every matching event starts a run at once.
+// Concurrency, batching, priority and start timeouts are not modelled:
+// every matching event starts a run at once.
 // Cron triggers do not fire by themselves; run cron functions with
 // Engine.Run.
 package inngesttest

@@ -30,6 +30,9 @@ const (
 	// superseded the event, or the event was older than the one the
 	// debounce holds.
 	SkippedDebounced SkipReason = "debounced"
+	// SkippedSingleton: a Singleton in skip mode had a run of the
+	// event's key in progress.
+	SkippedSingleton SkipReason = "singleton run in progress"
 )
 
 // Timeline entry kinds of flow control.
@@ -73,6 +76,12 @@ type flowDef struct {
 	rateLimit *rateLimitDef
 	debounce  *debounceDef
 	throttle  *throttleDef
+	singleton *singletonDef
+}
+
+type singletonDef struct {
+	key    string
+	cancel bool // mode "cancel"; else "skip"
 }
 
 type throttleDef struct {
@@ -114,6 +123,8 @@ type flowState struct {
 	// debounces are the debounces that take new events, by function and
 	// key.
 	debounces map[string]*debounceState
+	// singletons are the runs that hold a singleton key.
+	singletons map[string]*Run
 }
 
 type debounceState struct {
@@ -140,6 +151,10 @@ func parseFlow(raw json.RawMessage) (flowDef, error) {
 			Period string `json:"period"`
 			Key    string `json:"key"`
 		} `json:"rateLimit"`
+		Singleton *struct {
+			Key  string `json:"key"`
+			Mode string `json:"mode"`
+		} `json:"singleton"`
 		Throttle *struct {
 			Limit  int    `json:"limit"`
 			Burst  int    `json:"burst"`
@@ -168,6 +183,14 @@ func parseFlow(raw json.RawMessage) (flowDef, error) {
 		// per 24 hours by that key, in place of the function's rate limit
 		// (pkg/sdk/function.go).
 		fd.rateLimit = &rateLimitDef{limit: 1, period: idempotencyPeriod, key: p.Idempotency, idempotency: true}
+	}
+	if sg := p.Singleton; sg != nil {
+		switch sg.Mode {
+		case "skip", "cancel":
+		default:
+			return fd, fmt.Errorf("singleton.mode %q is neither \"skip\" nor \"cancel\"", sg.Mode)
+		}
+		fd.singleton = &singletonDef{key: sg.Key, cancel: sg.Mode == "cancel"}
 	}
 	if th := p.Throttle; th != nil {
 		d, err := parseDuration(th.Period)
@@ -210,11 +233,59 @@ func (e *Engine) schedule(f *fnDef, raw json.RawMessage, from *Run) *Run {
 // start starts a run of f for an event that passed the rate limit and
 // debounce, holding its first call back as its throttle says.
 func (e *Engine) start(f *fnDef, raw json.RawMessage, from *Run) *Run {
+	var singletonKey string
+	if sg := f.flow.singleton; sg != nil {
+		var ok bool
+		if singletonKey, ok = e.singleton(f, sg, raw); !ok {
+			return nil
+		}
+	}
 	r := e.startRun(f, raw, from)
+	if singletonKey != "" {
+		e.flow.singletons[singletonKey] = r
+	}
 	if th := f.flow.throttle; th != nil {
 		e.throttle(r, th)
 	}
 	return r
+}
+
+// singleton applies f's singleton to the event: it reports the key the
+// new run holds ("" for none) and whether the run may start.
+//
+// As pkg/execution/singleton/singleton.go and the executor's schedule
+// (pkg/execution/executor/executor.go): the key is the function's, or
+// the key expression's value; an expression that is false, or does not
+// evaluate, leaves the run out of the singleton. A run holds its key
+// until it ends (the queue's dequeue.lua releases it). In skip mode an
+// event whose key is held starts no run; in cancel mode it cancels the
+// run that holds it and starts its own.
+func (e *Engine) singleton(f *fnDef, sg *singletonDef, raw json.RawMessage) (string, bool) {
+	key := f.ID
+	if sg.key != "" {
+		v, k, err := e.keyValue(sg.key, raw)
+		if err != nil {
+			e.t.Logf("inngesttest: function %s: its singleton key does not evaluate for event %s: %v", f.ID, eventID(raw), err)
+			return "", true
+		}
+		if b, ok := v.(bool); ok && !b {
+			return "", true
+		}
+		key += "\x00" + k
+	}
+	if e.flow.singletons == nil {
+		e.flow.singletons = map[string]*Run{}
+	}
+	held := e.flow.singletons[key]
+	if held == nil || held.done() {
+		return key, true
+	}
+	if !sg.cancel {
+		e.skip(f, raw, SkippedSingleton, "run "+held.id+" holds the key")
+		return "", false
+	}
+	e.cancelRun(held, "cancelled by singleton: event "+eventName(raw)+" "+eventID(raw)+" started a new run")
+	return key, true
 }
 
 // throttle holds r's first call back until f's throttle has capacity

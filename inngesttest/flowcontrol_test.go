@@ -7,6 +7,7 @@ import (
 
 	"github.com/go-inngest/inngest"
 	"github.com/go-inngest/inngest/inngesttest"
+	"github.com/go-inngest/inngest/step"
 	"github.com/stretchr/testify/require"
 )
 
@@ -208,4 +209,69 @@ func TestThrottleQueuesStarts(t *testing.T) {
 	r := eng.Send(evt("shop/t", keyed{Key: "a", N: 5}))[0]
 	eng.Wait()
 	require.Equal(t, 5*time.Second, firstCall(t, r))
+}
+
+// holdFor sleeps for d, then returns data.n.
+func holdFor(d time.Duration) func(context.Context, inngest.Input[keyed]) (any, error) {
+	return func(ctx context.Context, in inngest.Input[keyed]) (any, error) {
+		if err := step.Sleep(ctx, "hold", d); err != nil {
+			return nil, err
+		}
+		return in.Event.Data.N, nil
+	}
+}
+
+// A singleton in skip mode starts no run while a run of the same key is
+// in progress; the key is free again when that run ends (the Inngest
+// server's pkg/execution/singleton/singleton.go, the executor's
+// schedule in pkg/execution/executor/executor.go, and the queue's
+// dequeue.lua, which releases the key).
+func TestSingletonSkip(t *testing.T) {
+	eng := inngesttest.New(t)
+	c := newClient(t, eng)
+	fn := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "single", Singleton: &inngest.Singleton{Key: "event.data.key", Mode: inngest.SingletonSkip}},
+		inngest.EventTrigger("shop/s", nil), holdFor(time.Minute)))
+	eng.Register(c)
+
+	first := eng.Send(evt("shop/s", keyed{Key: "a", N: 1}))[0]
+	eng.Advance(10 * time.Second)
+	require.Empty(t, eng.Send(evt("shop/s", keyed{Key: "a", N: 2})))
+	other := eng.Send(evt("shop/s", keyed{Key: "b", N: 3}))
+	require.Len(t, other, 1)
+	eng.Advance(50 * time.Second) // the first run ends
+	again := eng.Send(evt("shop/s", keyed{Key: "a", N: 4}))
+	require.Len(t, again, 1)
+	eng.Wait()
+	first.RequireOutput(t, 1)
+	again[0].RequireOutput(t, 4)
+	skip := eng.RequireSkipped(t, fn, inngesttest.SkippedSingleton, 1)
+	require.Contains(t, skip[0].Detail, first.ID())
+	eng.RequireRuns(t, fn, 3)
+}
+
+// A singleton in cancel mode cancels the run in progress and starts the
+// new one (executor.go, SingletonModeCancel); the cancelled run's
+// timeline says why, and its cancellation handler runs.
+func TestSingletonCancel(t *testing.T) {
+	eng := inngesttest.New(t)
+	c := newClient(t, eng)
+	fn := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "latest", Singleton: &inngest.Singleton{Mode: inngest.SingletonCancel}},
+		inngest.EventTrigger("shop/s", nil), holdFor(time.Minute)))
+	eng.Register(c)
+
+	first := eng.Send(evt("shop/s", keyed{N: 1}))[0]
+	eng.Advance(10 * time.Second)
+	second := eng.Send(evt("shop/s", keyed{N: 2}))[0]
+	eng.Wait()
+	first.RequireCancelled(t)
+	second.RequireOutput(t, 2)
+	var reason string
+	for _, en := range first.Timeline() {
+		if en.Kind == inngesttest.EntryCancelled {
+			reason = en.Detail
+		}
+	}
+	require.Contains(t, reason, "cancelled by singleton", "%v", first)
+	eng.RequireEvent(t, inngest.FunctionCancelledEvent)
+	eng.RequireRuns(t, fn, 2)
 }
