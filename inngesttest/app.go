@@ -48,6 +48,7 @@ type triggerDef struct {
 	Event      string `json:"event"`
 	Expression string `json:"expression"`
 	Cron       string `json:"cron"`
+	Jitter     string `json:"jitter"`
 }
 
 type cancelDef struct {

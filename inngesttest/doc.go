@@ -197,6 +197,15 @@
 //
 // Concurrency, batching, priority and start timeouts are not modelled:
 // every matching event starts a run at once.
-// Cron triggers do not fire by themselves; run cron functions with
-// Engine.Run.
+//
+// # Cron
+//
+// Cron triggers fire on the virtual clock: Advance(24*time.Hour) runs a
+// daily function once. The schedule is read as the server reads it (five
+// fields with names, ranges, lists and steps; an optional TZ= or
+// CRON_TZ= prefix, UTC otherwise), each run gets the event the server
+// builds (inngest/scheduled.timer, the scheduled time in RFC 3339 as its
+// ID, data.cron, data.scheduledAt, data.fireAt), and a trigger's Jitter
+// delays each run by between 1 s and the jitter. Wait does not move the
+// clock to a cron's time; Advance does.
 package inngesttest

@@ -191,6 +191,7 @@ func (e *Engine) install(a *app, fns []*fnDef) error {
 	for _, f := range fns {
 		e.fns[f.ID] = f
 		e.fnOrder = append(e.fnOrder, f)
+		e.scheduleCrons(f)
 	}
 	return nil
 }
@@ -387,7 +388,8 @@ func (e *Engine) Advance(d time.Duration) {
 
 // Wait drives the engine, skipping virtual time ahead as needed, until
 // the given runs and every run they caused have ended, or, with no runs
-// given, until nothing is left to do. It returns early when nothing is
+// given, until nothing is left to do. Cron schedules do not count: Wait
+// never moves the clock to a cron run's time; Advance does. It returns early when nothing is
 // left to do, for example when a run waits for a signal that no callback
 // sends.
 func (e *Engine) Wait(runs ...*Run) {

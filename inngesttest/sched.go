@@ -44,6 +44,9 @@ type item struct {
 
 	pause *pause
 	fn    func()
+	// background marks work that recurs by itself (a cron schedule):
+	// Wait does not wait for it.
+	background bool
 
 	index int
 }
@@ -122,7 +125,7 @@ func (e *Engine) driveLocked(limit time.Time, done func() bool) {
 		if done != nil && done() {
 			break
 		}
-		if e.queue.Len() == 0 {
+		if e.queue.Len() == 0 || limit.IsZero() && e.onlyBackground() {
 			break
 		}
 		it := e.queue.items[0]
@@ -176,4 +179,14 @@ func (e *Engine) flushDeferred() {
 		e.deferred = e.deferred[1:]
 		e.unlocked(f)
 	}
+}
+
+// onlyBackground reports whether all the queued work is background work.
+func (e *Engine) onlyBackground() bool {
+	for _, it := range e.queue.items {
+		if !it.background {
+			return false
+		}
+	}
+	return true
 }
