@@ -312,3 +312,27 @@ func TestSingletonCancelAgreesWithEngine(t *testing.T) {
 	require.Equal(t, []int{3, 4}, engine)
 	require.Equal(t, engine, server)
 }
+
+// A start timeout of 4 s with a throttle of 1 per 3 s: the third run,
+// held back until 6 s, is cancelled before it starts (the Inngest
+// server's handleEagerCancelStartTimeout in
+// pkg/execution/executor/service.go).
+func TestStartTimeoutAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := flowScenario{
+		opts: inngest.FunctionOpts{
+			Throttle: &inngest.Throttle{Limit: 1, Period: 3 * time.Second},
+			Timeouts: &inngest.Timeouts{Start: 4 * time.Second},
+		},
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}}},
+			{at: 150 * time.Millisecond, events: []flowEvent{{"a", 2}}},
+			{at: 300 * time.Millisecond, events: []flowEvent{{"a", 3}}},
+		},
+		settle: 4 * time.Second,
+	}
+	engine, server := sc.started(t, tg)
+	require.Equal(t, []int{1, 2}, engine)
+	require.Equal(t, engine, server)
+}

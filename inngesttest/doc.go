@@ -188,6 +188,8 @@
 //     event of the key starts no run (SkippedSingleton); in cancel mode
 //     it cancels the run in progress ("cancelled by singleton") and
 //     starts its own. A run holds its key until it ends.
+//   - Timeouts.Start cancels a run that has not made its first call (a
+//     throttle holds it back) within Start of its creation.
 //   - Debounce starts one run per Key with the last event, Period plus
 //     1.05 s (the server's queue buffer) after the last event; an event
 //     with an older ts does not replace the held one. Timeout caps the
@@ -195,8 +197,8 @@
 //     seconds left. Superseded events are SkippedDebounced, and the
 //     run's timeline starts with an EntryDebounced entry.
 //
-// Concurrency, batching, priority and start timeouts are not modelled:
-// every matching event starts a run at once.
+// Concurrency, batching and priority are not modelled: every matching
+// event starts a run at once.
 //
 // # Cron
 //

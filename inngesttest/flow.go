@@ -77,6 +77,8 @@ type flowDef struct {
 	debounce  *debounceDef
 	throttle  *throttleDef
 	singleton *singletonDef
+	// startTimeout is the function's timeouts.start.
+	startTimeout time.Duration
 }
 
 type singletonDef struct {
@@ -151,6 +153,9 @@ func parseFlow(raw json.RawMessage) (flowDef, error) {
 			Period string `json:"period"`
 			Key    string `json:"key"`
 		} `json:"rateLimit"`
+		Timeouts *struct {
+			Start string `json:"start"`
+		} `json:"timeouts"`
 		Singleton *struct {
 			Key  string `json:"key"`
 			Mode string `json:"mode"`
@@ -183,6 +188,13 @@ func parseFlow(raw json.RawMessage) (flowDef, error) {
 		// per 24 hours by that key, in place of the function's rate limit
 		// (pkg/sdk/function.go).
 		fd.rateLimit = &rateLimitDef{limit: 1, period: idempotencyPeriod, key: p.Idempotency, idempotency: true}
+	}
+	if to := p.Timeouts; to != nil && to.Start != "" {
+		d, err := parseDuration(to.Start)
+		if err != nil || d <= 0 {
+			return fd, fmt.Errorf("timeouts.start %q is not a positive duration", to.Start)
+		}
+		fd.startTimeout = d
 	}
 	if sg := p.Singleton; sg != nil {
 		switch sg.Mode {
@@ -247,7 +259,28 @@ func (e *Engine) start(f *fnDef, raw json.RawMessage, from *Run) *Run {
 	if th := f.flow.throttle; th != nil {
 		e.throttle(r, th)
 	}
+	if d := f.flow.startTimeout; d > 0 {
+		e.startTimeout(r, d)
+	}
 	return r
+}
+
+// startTimeout cancels r when it has not started d after it was created.
+//
+// As the server's executor: schedule queues an eager cancellation at the
+// run's creation plus timeouts.start (pkg/execution/executor/executor.go,
+// createEagerCancellationForTimeout), which cancels the run unless it
+// has started by then (service.go, handleEagerCancelStartTimeout). A
+// run starts with its first call, which a throttle may hold back.
+func (e *Engine) startTimeout(r *Run, d time.Duration) {
+	// The item is the run's: it leaves the queue when the run ends.
+	it := &item{due: e.now.Add(d), kind: itemTimer, run: r}
+	it.fn = func() {
+		if !r.done() && r.calls == 0 {
+			e.cancelRun(r, "the function's start timeout ("+d.String()+") passed before the run started")
+		}
+	}
+	e.push(it)
 }
 
 // singleton applies f's singleton to the event: it reports the key the

@@ -275,3 +275,34 @@ func TestSingletonCancel(t *testing.T) {
 	eng.RequireEvent(t, inngest.FunctionCancelledEvent)
 	eng.RequireRuns(t, fn, 2)
 }
+
+// A start timeout cancels a run that has not started within it of its
+// creation, here one a throttle holds back (the Inngest server's
+// pkg/execution/executor/executor.go, createEagerCancellationForTimeout,
+// and service.go, handleEagerCancelStartTimeout).
+func TestStartTimeoutCancelsHeldBackRun(t *testing.T) {
+	eng := inngesttest.New(t)
+	c := newClient(t, eng)
+	fn := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "prompt",
+		Throttle: &inngest.Throttle{Limit: 1, Period: 10 * time.Second},
+		Timeouts: &inngest.Timeouts{Start: 15 * time.Second}},
+		inngest.EventTrigger("shop/p", nil), echo))
+	eng.Register(c)
+	for i := range 3 {
+		eng.Send(evt("shop/p", keyed{N: i}))
+	}
+	eng.Wait()
+	runs := eng.RequireRuns(t, fn, 3)
+	runs[0].RequireOutput(t, 0)
+	runs[1].RequireOutput(t, 1) // started at 10 s
+	runs[2].RequireCancelled(t) // due at 20 s
+	require.Equal(t, 15*time.Second, runs[2].Elapsed())
+	require.Zero(t, runs[2].Calls())
+	var reason string
+	for _, en := range runs[2].Timeline() {
+		if en.Kind == inngesttest.EntryCancelled {
+			reason = en.Detail
+		}
+	}
+	require.Contains(t, reason, "start timeout")
+}
