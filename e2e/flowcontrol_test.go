@@ -336,3 +336,78 @@ func TestStartTimeoutAgreesWithEngine(t *testing.T) {
 	require.Equal(t, []int{1, 2}, engine)
 	require.Equal(t, engine, server)
 }
+
+// Batching by key with a max size of 3 and a timeout of 3 s, and an If
+// that leaves some events out: the same events are batched together on
+// the server and on the engine (the Inngest server's pkg/execution/batch
+// and pkg/execution/runner/runner.go).
+func TestBatchingAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	opts := inngest.FunctionOpts{ID: "batched", BatchEvents: &inngest.BatchEvents{MaxSize: 3, Timeout: 3 * time.Second, Key: "event.data.key", If: "event.data.n < 100"}}
+	sends := []flowSend{
+		{at: 0, events: []flowEvent{{"a", 1}}},
+		{at: 150 * time.Millisecond, events: []flowEvent{{"b", 2}}},
+		{at: 300 * time.Millisecond, events: []flowEvent{{"a", 3}}},
+		{at: 450 * time.Millisecond, events: []flowEvent{{"a", 4}}},
+		{at: time.Second, events: []flowEvent{{"a", 5}}},
+		{at: 1200 * time.Millisecond, events: []flowEvent{{"a", 100}}},
+	}
+	body := func(mu *sync.Mutex, groups *[]string) func(context.Context, inngest.Input[flowEvent]) (any, error) {
+		return func(ctx context.Context, in inngest.Input[flowEvent]) (any, error) {
+			var g []int
+			for _, ev := range in.Events {
+				g = append(g, ev.Data.N)
+			}
+			slices.Sort(g)
+			mu.Lock()
+			*groups = append(*groups, fmt.Sprint(g))
+			mu.Unlock()
+			return len(g), nil
+		}
+	}
+
+	eng := inngesttest.New(t)
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "flow", Mode: inngest.ModeDev, HTTPClient: eng.HTTPClient()})
+	require.NoError(t, err)
+	var engMu sync.Mutex
+	var engine []string
+	_, err = inngest.CreateFunction(c, opts, inngest.EventTrigger("flow/go", nil), body(&engMu, &engine))
+	require.NoError(t, err)
+	eng.Register(c)
+	start := eng.Now()
+	for _, s := range sends {
+		eng.Advance(start.Add(s.at).Sub(eng.Now()))
+		for _, ev := range s.events {
+			eng.Send(inngest.Event[any]{Name: "flow/go", Data: ev})
+		}
+	}
+	eng.Wait()
+	slices.Sort(engine)
+	require.Equal(t, []string{"[1 3 4]", "[100]", "[2]", "[5]"}, engine)
+
+	a := newApp(t, tg, appConfig{})
+	var srvMu sync.Mutex
+	var server []string
+	_, err = inngest.CreateFunction(a.Client, opts, inngest.EventTrigger(a.event("go"), nil), body(&srvMu, &server))
+	require.NoError(t, err)
+	a.sync()
+	t0 := time.Now()
+	for _, s := range sends {
+		time.Sleep(time.Until(t0.Add(s.at)))
+		for _, ev := range s.events {
+			a.send(a.event("go"), ev)
+		}
+	}
+	tg.eventually(t, "4 runs", func() (bool, string) {
+		srvMu.Lock()
+		defer srvMu.Unlock()
+		return len(server) >= 4, fmt.Sprint(server)
+	})
+	time.Sleep(2 * time.Second)
+	srvMu.Lock()
+	defer srvMu.Unlock()
+	got := slices.Clone(server)
+	slices.Sort(got)
+	require.Equal(t, engine, got)
+}

@@ -190,6 +190,10 @@
 //     starts its own. A run holds its key until it ends.
 //   - Timeouts.Start cancels a run that has not made its first call (a
 //     throttle holds it back) within Start of its creation.
+//   - BatchEvents: the first event of a Key opens a batch due Timeout
+//     later, the event that fills it to MaxSize starts it at once, and
+//     an event for which If is false runs at once on its own. The run
+//     has the batch's events (Run.Events) and an EntryBatched entry.
 //   - Debounce starts one run per Key with the last event, Period plus
 //     1.05 s (the server's queue buffer) after the last event; an event
 //     with an older ts does not replace the held one. Timeout caps the
@@ -197,8 +201,8 @@
 //     seconds left. Superseded events are SkippedDebounced, and the
 //     run's timeline starts with an EntryDebounced entry.
 //
-// Concurrency, batching and priority are not modelled: every matching
-// event starts a run at once.
+// Concurrency and priority are not modelled: runs do not wait for a
+// concurrency limit, and queued runs are not ordered by priority.
 //
 // # Cron
 //

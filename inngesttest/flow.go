@@ -45,6 +45,10 @@ const (
 	// EntryThrottled: the function's Throttle held the run's start
 	// back (Delay: for how long; Detail: the throttle's key).
 	EntryThrottled EntryKind = "throttled"
+	// EntryBatched: the run started with a batch of events (Delay: how
+	// long the batch was open; Detail: how many events and why it
+	// started).
+	EntryBatched EntryKind = "batched"
 )
 
 // Skip is an event that triggered a function but started no run.
@@ -77,8 +81,22 @@ type flowDef struct {
 	debounce  *debounceDef
 	throttle  *throttleDef
 	singleton *singletonDef
+	batch     *batchDef
 	// startTimeout is the function's timeouts.start.
 	startTimeout time.Duration
+}
+
+type batchDef struct {
+	maxSize int
+	timeout time.Duration
+	key     string
+	cond    string
+}
+
+type batchState struct {
+	events []json.RawMessage
+	first  time.Time
+	item   *item
 }
 
 type singletonDef struct {
@@ -125,6 +143,8 @@ type flowState struct {
 	// debounces are the debounces that take new events, by function and
 	// key.
 	debounces map[string]*debounceState
+	// batches are the open batches, by function and key.
+	batches map[string]*batchState
 	// singletons are the runs that hold a singleton key.
 	singletons map[string]*Run
 }
@@ -156,6 +176,12 @@ func parseFlow(raw json.RawMessage) (flowDef, error) {
 		Timeouts *struct {
 			Start string `json:"start"`
 		} `json:"timeouts"`
+		BatchEvents *struct {
+			MaxSize int    `json:"maxSize"`
+			Timeout string `json:"timeout"`
+			Key     string `json:"key"`
+			If      string `json:"if"`
+		} `json:"batchEvents"`
 		Singleton *struct {
 			Key  string `json:"key"`
 			Mode string `json:"mode"`
@@ -188,6 +214,16 @@ func parseFlow(raw json.RawMessage) (flowDef, error) {
 		// per 24 hours by that key, in place of the function's rate limit
 		// (pkg/sdk/function.go).
 		fd.rateLimit = &rateLimitDef{limit: 1, period: idempotencyPeriod, key: p.Idempotency, idempotency: true}
+	}
+	if b := p.BatchEvents; b != nil {
+		d, err := parseDuration(b.Timeout)
+		if err != nil || d <= 0 {
+			return fd, fmt.Errorf("batchEvents.timeout %q is not a positive duration", b.Timeout)
+		}
+		if b.MaxSize < 1 {
+			return fd, fmt.Errorf("batchEvents.maxSize %d is not positive", b.MaxSize)
+		}
+		fd.batch = &batchDef{maxSize: b.MaxSize, timeout: d, key: b.Key, cond: b.If}
 	}
 	if to := p.Timeouts; to != nil && to.Start != "" {
 		d, err := parseDuration(to.Start)
@@ -232,6 +268,10 @@ func parseFlow(raw json.RawMessage) (flowDef, error) {
 // applies the function's rate limit and debounce, then starts a run. It
 // returns the run started, or nil.
 func (e *Engine) schedule(f *fnDef, raw json.RawMessage, from *Run) *Run {
+	if b := f.flow.batch; b != nil && e.batchable(f, b, raw) {
+		e.appendBatch(f, b, raw)
+		return nil
+	}
 	if rl := f.flow.rateLimit; rl != nil && e.rateLimited(f, rl, raw) {
 		return nil
 	}
@@ -240,6 +280,93 @@ func (e *Engine) schedule(f *fnDef, raw json.RawMessage, from *Run) *Run {
 		return nil
 	}
 	return e.start(f, raw, from)
+}
+
+// batchable reports whether the event goes into a batch: as the server's
+// runner (pkg/execution/runner/runner.go), an event for which the
+// batch's If is false, or does not evaluate, runs at once on its own.
+func (e *Engine) batchable(f *fnDef, b *batchDef, raw json.RawMessage) bool {
+	if b.cond == "" {
+		return true
+	}
+	ok, err := e.cel.match(b.cond, raw, nil)
+	if err != nil {
+		e.t.Logf("inngesttest: function %s: its batch if does not evaluate for event %s: %v", f.ID, eventID(raw), err)
+	}
+	return err == nil && ok
+}
+
+// appendBatch adds the event to f's open batch for its key.
+//
+// As pkg/execution/batch (batch.go, redis.go, lua/append.lua) and the
+// executor's AppendAndScheduleBatch (pkg/execution/executor/executor.go):
+// the key is "default" or the key expression's value; the first event
+// opens a batch and schedules it for timeout later; the event that fills
+// it to maxSize starts it at once. A run started by a batch has the
+// batch's events, the first as its event.
+func (e *Engine) appendBatch(f *fnDef, b *batchDef, raw json.RawMessage) {
+	key := f.ID + "\x00default"
+	if b.key != "" {
+		_, k, err := e.keyValue(b.key, raw)
+		if err != nil {
+			e.t.Logf("inngesttest: function %s: its batch key does not evaluate for event %s: %v", f.ID, eventID(raw), err)
+			k = "<invalid>"
+		}
+		key = f.ID + "\x00" + k
+	}
+	if e.flow.batches == nil {
+		e.flow.batches = map[string]*batchState{}
+	}
+	bs := e.flow.batches[key]
+	if bs == nil {
+		bs = &batchState{first: e.now}
+		bs.item = &item{due: e.now.Add(b.timeout), kind: itemTimer}
+		bs.item.fn = func() { e.startBatch(f, key, bs, "its timeout passed") }
+		e.flow.batches[key] = bs
+		e.push(bs.item)
+	}
+	bs.events = append(bs.events, raw)
+	if len(bs.events) >= b.maxSize {
+		e.remove(bs.item)
+		e.startBatch(f, key, bs, "it is full")
+	}
+}
+
+// startBatch starts the run of a batch.
+func (e *Engine) startBatch(f *fnDef, key string, bs *batchState, why string) {
+	if e.flow.batches[key] == bs {
+		delete(e.flow.batches, key)
+	}
+	if e.fns[f.ID] != f {
+		return // the function was replaced by a new sync
+	}
+	if rl := f.flow.rateLimit; rl != nil && e.rateLimited(f, rl, bs.events[0]) {
+		return
+	}
+	r := e.start(f, bs.events[0], nil)
+	if r == nil {
+		return
+	}
+	r.events = bs.events
+	r.log(Entry{Kind: EntryBatched, Delay: e.now.Sub(bs.first), Detail: fmt.Sprintf("%d event(s); it started because %s", len(bs.events), why)})
+}
+
+// Events returns the events the run started with: its event, or the
+// events of its batch.
+func (r *Run) Events() []json.RawMessage {
+	r.e.mu.Lock()
+	defer r.e.mu.Unlock()
+	return append([]json.RawMessage(nil), r.events...)
+}
+
+// RequireEvents requires the run to have started with n events (a batch
+// of n, or 1 for a run without batching).
+func (r *Run) RequireEvents(t testing.TB, n int) *Run {
+	t.Helper()
+	if got := len(r.Events()); got != n {
+		r.fatalf(t, "want %d event(s), got %d", n, got)
+	}
+	return r
 }
 
 // start starts a run of f for an event that passed the rate limit and

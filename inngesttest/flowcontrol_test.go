@@ -2,6 +2,7 @@ package inngesttest_test
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -305,4 +306,59 @@ func TestStartTimeoutCancelsHeldBackRun(t *testing.T) {
 		}
 	}
 	require.Contains(t, reason, "start timeout")
+}
+
+// ns returns the data.n of each event of the run.
+func ns(t *testing.T, r *inngesttest.Run) []int {
+	t.Helper()
+	var out []int
+	for _, raw := range r.Events() {
+		var ev struct {
+			Data keyed `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(raw, &ev))
+		out = append(out, ev.Data.N)
+	}
+	return out
+}
+
+// Batching: the first event of a key opens a batch due timeout later,
+// the event that fills it to MaxSize starts it at once, and an event for
+// which If is false runs at once on its own (the Inngest server's
+// pkg/execution/batch, lua/append.lua, AppendAndScheduleBatch in
+// pkg/execution/executor/executor.go, and pkg/execution/runner/runner.go
+// for If).
+func TestBatching(t *testing.T) {
+	eng := inngesttest.New(t)
+	c := newClient(t, eng)
+	var sizes []int
+	fn := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "batched",
+		BatchEvents: &inngest.BatchEvents{MaxSize: 3, Timeout: 10 * time.Second, Key: "event.data.key", If: "event.data.n < 100"}},
+		inngest.EventTrigger("shop/b", nil),
+		func(ctx context.Context, in inngest.Input[keyed]) (any, error) {
+			sizes = append(sizes, len(in.Events))
+			return len(in.Events), nil
+		}))
+	eng.Register(c)
+
+	eng.Send(evt("shop/b", keyed{Key: "a", N: 1}), evt("shop/b", keyed{Key: "b", N: 2}), evt("shop/b", keyed{Key: "a", N: 3}))
+	eng.Advance(2 * time.Second)
+	full := eng.Send(evt("shop/b", keyed{Key: "a", N: 4}), evt("shop/b", keyed{Key: "a", N: 5}))
+	require.Empty(t, full) // batches start outside Send's results
+	alone := eng.Send(evt("shop/b", keyed{Key: "a", N: 100}))
+	require.Len(t, alone, 1)
+	eng.Wait()
+	runs := eng.RequireRuns(t, fn, 4)
+	require.Equal(t, []int{1, 3, 4}, ns(t, runs[0]))
+	runs[0].RequireEvents(t, 3).RequireOutput(t, 3)
+	require.Equal(t, []int{100}, ns(t, runs[1]))
+	// a's second batch (5) and b's (2) wait for their timeouts.
+	require.Equal(t, []int{2}, ns(t, runs[2]))
+	require.Equal(t, eng.RunsOf(fn)[0].StartedAt().Add(8*time.Second), runs[2].StartedAt())
+	require.Equal(t, []int{5}, ns(t, runs[3]))
+	require.Equal(t, runs[0].StartedAt().Add(10*time.Second), runs[3].StartedAt())
+	tl := runs[0].Timeline()
+	require.Equal(t, inngesttest.EntryBatched, tl[1].Kind, "%v", runs[0])
+	require.Contains(t, tl[1].Detail, "full")
+	require.Equal(t, []int{3, 1, 1, 1}, sizes)
 }
