@@ -44,6 +44,9 @@ type flowScenario struct {
 	// hold, when set, makes the function sleep for hold first; the
 	// scenario then reports the runs that completed, and when.
 	hold time.Duration
+	// cancelWithin, when set, makes an event with the key "stop" cancel
+	// the runs started less than cancelWithin before it.
+	cancelWithin time.Duration
 }
 
 // started runs the scenario on the engine and on the server and returns
@@ -62,12 +65,26 @@ func (sc flowScenario) run(t *testing.T, tg target) (engine, server map[int]time
 	t.Helper()
 	opts := sc.opts
 	opts.ID = "flow"
+	withCancel := func(stop string) inngest.FunctionOpts {
+		o := opts
+		if sc.cancelWithin > 0 {
+			o.Cancel = []inngest.Cancel{{Event: stop, Timeout: sc.cancelWithin}}
+		}
+		return o
+	}
+	name := func(prefix func(string) string, ev flowEvent) string {
+		if ev.Key == "stop" {
+			return prefix("stop")
+		}
+		return prefix("go")
+	}
 
 	// The engine, on its virtual clock.
 	eng := inngesttest.New(t)
 	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "flow", Mode: inngest.ModeDev, HTTPClient: eng.HTTPClient()})
 	require.NoError(t, err)
-	fn, err := inngest.CreateFunction(c, opts, inngest.EventTrigger("flow/go", nil),
+	engName := func(s string) string { return "flow/" + s }
+	fn, err := inngest.CreateFunction(c, withCancel("flow/stop"), inngest.EventTrigger("flow/go", nil),
 		func(ctx context.Context, in inngest.Input[flowEvent]) (any, error) {
 			if sc.hold > 0 {
 				if err := step.Sleep(ctx, "hold", sc.hold); err != nil {
@@ -82,7 +99,7 @@ func (sc flowScenario) run(t *testing.T, tg target) (engine, server map[int]time
 	for _, s := range sc.sends {
 		eng.Advance(start.Add(s.at).Sub(eng.Now()))
 		for _, ev := range s.events {
-			eng.Send(inngest.Event[any]{Name: "flow/go", Data: ev})
+			eng.Send(inngest.Event[any]{Name: name(engName, ev), Data: ev})
 		}
 	}
 	eng.Wait()
@@ -111,7 +128,7 @@ func (sc flowScenario) run(t *testing.T, tg target) (engine, server map[int]time
 	var mu sync.Mutex
 	server = map[int]time.Duration{}
 	var t0 time.Time
-	_, err = inngest.CreateFunction(a.Client, opts, inngest.EventTrigger(a.event("go"), nil),
+	_, err = inngest.CreateFunction(a.Client, withCancel(a.event("stop")), inngest.EventTrigger(a.event("go"), nil),
 		func(ctx context.Context, in inngest.Input[flowEvent]) (any, error) {
 			if sc.hold > 0 {
 				if err := step.Sleep(ctx, "hold", sc.hold); err != nil {
@@ -133,7 +150,7 @@ func (sc flowScenario) run(t *testing.T, tg target) (engine, server map[int]time
 	for _, s := range sc.sends {
 		time.Sleep(time.Until(t0.Add(s.at)))
 		for _, ev := range s.events {
-			a.send(a.event("go"), ev)
+			a.send(name(a.event, ev), ev)
 		}
 	}
 	tg.eventually(t, fmt.Sprintf("%d run(s) to start", len(engine)), func() (bool, string) {
@@ -410,4 +427,27 @@ func TestBatchingAgreesWithEngine(t *testing.T) {
 	got := slices.Clone(server)
 	slices.Sort(got)
 	require.Equal(t, engine, got)
+}
+
+// Cancel with a timeout of 2 s, runs sleeping 4 s: a stop event at 3 s
+// cancels the run started at 2.5 s but not the one started at 0, whose
+// window has passed (the Inngest server's createCancellationPauses in
+// pkg/execution/executor/executor.go: the pause expires timeout after
+// the run is scheduled).
+func TestCancelTimeoutAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := flowScenario{
+		hold:         4 * time.Second,
+		cancelWithin: 2 * time.Second,
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}}},
+			{at: 2500 * time.Millisecond, events: []flowEvent{{"a", 2}}},
+			{at: 3 * time.Second, events: []flowEvent{{"stop", 0}}},
+		},
+		settle: 5 * time.Second,
+	}
+	engine, server := sc.started(t, tg)
+	require.Equal(t, []int{1}, engine)
+	require.Equal(t, engine, server)
 }
