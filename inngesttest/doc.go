@@ -201,8 +201,9 @@
 //     seconds left. Superseded events are SkippedDebounced, and the
 //     run's timeline starts with an EntryDebounced entry.
 //
-// Concurrency and priority are not modelled: runs do not wait for a
-// concurrency limit, and queued runs are not ordered by priority.
+// Concurrency limits and priority are not modelled: calls take no
+// virtual time, so a limit never holds a run back, and priority does not
+// order the runs a throttle holds back.
 //
 // # Cron
 //
