@@ -330,8 +330,10 @@ func TestSingletonCancelAgreesWithEngine(t *testing.T) {
 	require.Equal(t, engine, server)
 }
 
-// A start timeout of 4 s with a throttle of 1 per 3 s: the third run,
-// held back until 6 s, is cancelled before it starts (the Inngest
+// A start timeout of 5 s with a throttle of 1 per 3 s: the second run
+// starts at 3 s, well within it (the server's queue may start it a
+// little late), and the third, held back until 6 s, is cancelled before
+// it starts (the Inngest
 // server's handleEagerCancelStartTimeout in
 // pkg/execution/executor/service.go).
 func TestStartTimeoutAgreesWithEngine(t *testing.T) {
@@ -340,7 +342,7 @@ func TestStartTimeoutAgreesWithEngine(t *testing.T) {
 	sc := flowScenario{
 		opts: inngest.FunctionOpts{
 			Throttle: &inngest.Throttle{Limit: 1, Period: 3 * time.Second},
-			Timeouts: &inngest.Timeouts{Start: 4 * time.Second},
+			Timeouts: &inngest.Timeouts{Start: 5 * time.Second},
 		},
 		sends: []flowSend{
 			{at: 0, events: []flowEvent{{"a", 1}}},
