@@ -40,12 +40,15 @@ type fnDef struct {
 	FinishTimeout time.Duration
 	// Config is the function's entry in the sync payload.
 	Config json.RawMessage
+	// flow is its flow control.
+	flow flowDef
 }
 
 type triggerDef struct {
 	Event      string `json:"event"`
 	Expression string `json:"expression"`
 	Cron       string `json:"cron"`
+	Jitter     string `json:"jitter"`
 }
 
 type cancelDef struct {
@@ -134,6 +137,11 @@ func parseSync(c *celEnv, a *app, body []byte) ([]*fnDef, error) {
 			}
 			d.FinishTimeout = dur
 		}
+		flow, err := parseFlow(raw)
+		if err != nil {
+			return nil, fmt.Errorf("function %q: %w", f.ID, err)
+		}
+		d.flow = flow
 		fns = append(fns, d)
 	}
 	if len(invalid) > 0 {

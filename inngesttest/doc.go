@@ -168,8 +168,51 @@
 // RequireFailureFunctionRan a given failure function; likewise
 // RequireCancelHandlerRan and RequireCancelFunctionRan.
 //
-// Flow control (concurrency, throttling, rate limits, debounce,
-// batching, priority, idempotency keys, singletons) is not modelled:
-// every matching event starts a run at once. Cron triggers do not fire
-// by themselves; run cron functions with Engine.Run.
+// # Flow control
+//
+// Send applies a function's flow control as the server does, on the
+// virtual clock; Run and Start start the run they are asked for.
+//
+//   - RateLimit is the server's GCRA: an emission interval of
+//     Period/Limit and a burst of Limit/10, per Key (a key expression
+//     that is false does not limit the event). An event over the limit
+//     starts no run; Skipped lists it as SkippedRateLimited.
+//   - Throttle holds runs back and never drops them: Limit+Burst start
+//     at once, then one every Period/Limit (Period in whole seconds),
+//     per Key; a held-back run's timeline has an EntryThrottled entry
+//     saying until when. Held-back runs start in the order they came.
+//   - Idempotency lets one run per key start in 24 hours: the server
+//     makes it a rate limit of 1 per 24 h by the key. Other events of
+//     the key are SkippedIdempotent.
+//   - Singleton keeps one run per Key in progress. In skip mode another
+//     event of the key starts no run (SkippedSingleton); in cancel mode
+//     it cancels the run in progress ("cancelled by singleton") and
+//     starts its own. A run holds its key until it ends.
+//   - Timeouts.Start cancels a run that has not made its first call (a
+//     throttle holds it back) within Start of its creation.
+//   - BatchEvents: the first event of a Key opens a batch due Timeout
+//     later, the event that fills it to MaxSize starts it at once, and
+//     an event for which If is false runs at once on its own. The run
+//     has the batch's events (Run.Events) and an EntryBatched entry.
+//   - Debounce starts one run per Key with the last event, Period plus
+//     1.05 s (the server's queue buffer) after the last event; an event
+//     with an older ts does not replace the held one. Timeout caps the
+//     wait from the first event, cutting the period to the whole
+//     seconds left. Superseded events are SkippedDebounced, and the
+//     run's timeline starts with an EntryDebounced entry.
+//
+// Concurrency limits and priority are not modelled: calls take no
+// virtual time, so a limit never holds a run back, and priority does not
+// order the runs a throttle holds back.
+//
+// # Cron
+//
+// Cron triggers fire on the virtual clock: Advance(24*time.Hour) runs a
+// daily function once. The schedule is read as the server reads it (five
+// fields with names, ranges, lists and steps; an optional TZ= or
+// CRON_TZ= prefix, UTC otherwise), each run gets the event the server
+// builds (inngest/scheduled.timer, the scheduled time in RFC 3339 as its
+// ID, data.cron, data.scheduledAt, data.fireAt), and a trigger's Jitter
+// delays each run by between 1 s and the jitter. Wait does not move the
+// clock to a cron's time; Advance does.
 package inngesttest

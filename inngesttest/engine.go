@@ -48,6 +48,7 @@ type Engine struct {
 	fetch     *http.Client
 	ai        *http.Client // step.Infer's requests; nil means http.DefaultClient
 	trace     func(Call)
+	flow      flowState
 
 	// signingKey is the key the engine signs its requests with, and
 	// bearer the token it accepts from the apps; both are empty when it
@@ -191,6 +192,7 @@ func (e *Engine) install(a *app, fns []*fnDef) error {
 	for _, f := range fns {
 		e.fns[f.ID] = f
 		e.fnOrder = append(e.fnOrder, f)
+		e.scheduleCrons(f)
 	}
 	return nil
 }
@@ -387,7 +389,8 @@ func (e *Engine) Advance(d time.Duration) {
 
 // Wait drives the engine, skipping virtual time ahead as needed, until
 // the given runs and every run they caused have ended, or, with no runs
-// given, until nothing is left to do. It returns early when nothing is
+// given, until nothing is left to do. Cron schedules do not count: Wait
+// never moves the clock to a cron run's time; Advance does. It returns early when nothing is
 // left to do, for example when a run waits for a signal that no callback
 // sends.
 func (e *Engine) Wait(runs ...*Run) {

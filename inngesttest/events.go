@@ -54,7 +54,9 @@ func (e *Engine) ingest(raw json.RawMessage, from *Run) (string, []*Run) {
 			continue
 		}
 		if ok {
-			started = append(started, e.startRun(f, raw, from))
+			if r := e.schedule(f, raw, from); r != nil {
+				started = append(started, r)
+			}
 		}
 	}
 	return head.ID, started

@@ -245,3 +245,54 @@ func ExampleSigningKey() {
 	// Output:
 	// Completed "refunded order 9"
 }
+
+// Send applies a function's flow control on the virtual clock: here a
+// debounce per customer runs once, with the last event, after the
+// period (and the server's 1.05 s buffer) passed without another event;
+// the superseded events are listed by Skipped.
+func ExampleEngine_Skipped() {
+	eng := inngesttest.New(nil) // in a test: inngesttest.New(t)
+	client := newShop(eng)
+	sync, _ := inngest.CreateFunction(client,
+		inngest.FunctionOpts{ID: "sync-cart", Debounce: &inngest.Debounce{Period: time.Minute, Key: "event.data.id"}},
+		inngest.EventTrigger("shop/cart.changed", nil),
+		func(ctx context.Context, in inngest.Input[Order]) (any, error) { return in.Event.Data.Total, nil })
+	eng.Register(client)
+	start := eng.Now()
+
+	for _, total := range []int{10, 25, 40} {
+		eng.Send(inngest.Event[any]{Name: "shop/cart.changed", Data: Order{ID: 7, Total: total}})
+		eng.Advance(20 * time.Second)
+	}
+	eng.Advance(2 * time.Minute)
+	for _, r := range eng.RunsOf(sync) {
+		fmt.Printf("run with total %s after %s\n", r.Output(), r.StartedAt().Sub(start))
+	}
+	for _, s := range eng.Skipped(sync) {
+		fmt.Println(s.Reason)
+	}
+	// Output:
+	// run with total 40 after 1m41.05s
+	// debounced
+	// debounced
+}
+
+// A cron trigger fires on the virtual clock: a day of Advance runs a
+// daily function once, at its time in its time zone (02:00 in Paris is
+// 00:00 UTC in summer).
+func ExampleEngine_Advance_cron() {
+	eng := inngesttest.New(nil, inngesttest.WithStartTime(time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)))
+	client := newShop(eng)
+	report, _ := inngest.CreateFunction(client,
+		inngest.FunctionOpts{ID: "nightly-report"},
+		inngest.CronTrigger("TZ=Europe/Paris 0 2 * * *"),
+		func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) { return "sent", nil })
+	eng.Register(client)
+
+	eng.Advance(24 * time.Hour)
+	for _, r := range eng.RunsOf(report) {
+		fmt.Println(r.StartedAt().Format(time.RFC3339), r.Status(), string(r.Output()))
+	}
+	// Output:
+	// 2026-06-02T00:00:00Z Completed "sent"
+}

@@ -18,6 +18,7 @@ const (
 	itemFetch                         // the engine makes a step.Fetch request
 	itemFunc                          // an After callback
 	itemFinishTimeout                 // the function's timeouts.finish
+	itemTimer                         // engine work due at a time (flow control), done with the lock held
 )
 
 type item struct {
@@ -43,6 +44,9 @@ type item struct {
 
 	pause *pause
 	fn    func()
+	// background marks work that recurs by itself (a cron schedule):
+	// Wait does not wait for it.
+	background bool
 
 	index int
 }
@@ -121,7 +125,7 @@ func (e *Engine) driveLocked(limit time.Time, done func() bool) {
 		if done != nil && done() {
 			break
 		}
-		if e.queue.Len() == 0 {
+		if e.queue.Len() == 0 || limit.IsZero() && e.onlyBackground() {
 			break
 		}
 		it := e.queue.items[0]
@@ -151,6 +155,8 @@ func (e *Engine) exec(it *item) {
 		e.doFetch(it)
 	case itemFunc:
 		e.unlocked(it.fn)
+	case itemTimer:
+		it.fn()
 	case itemFinishTimeout:
 		if !it.run.done() {
 			e.cancelRun(it.run, "the function's finish timeout passed")
@@ -173,4 +179,14 @@ func (e *Engine) flushDeferred() {
 		e.deferred = e.deferred[1:]
 		e.unlocked(f)
 	}
+}
+
+// onlyBackground reports whether all the queued work is background work.
+func (e *Engine) onlyBackground() bool {
+	for _, it := range e.queue.items {
+		if !it.background {
+			return false
+		}
+	}
+	return true
 }

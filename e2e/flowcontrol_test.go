@@ -1,0 +1,455 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/go-inngest/inngest"
+	"github.com/go-inngest/inngest/inngesttest"
+	"github.com/go-inngest/inngest/step"
+)
+
+// The flow-control scenarios run twice, with the same events at the
+// same offsets: on the server, in real time, and on inngesttest's
+// engine, on its virtual clock. Each must start the same runs, each with
+// the same event.
+
+type flowEvent struct {
+	Key string `json:"key"`
+	N   int    `json:"n"`
+}
+
+// flowSend is a batch of events sent at an offset from the scenario's
+// start.
+type flowSend struct {
+	at     time.Duration
+	events []flowEvent
+}
+
+type flowScenario struct {
+	opts inngest.FunctionOpts
+	// sends are in order of their offsets.
+	sends []flowSend
+	// settle is how long after the last send the server may still start
+	// runs (a debounce's period and buffer).
+	settle time.Duration
+	// hold, when set, makes the function sleep for hold first; the
+	// scenario then reports the runs that completed, and when.
+	hold time.Duration
+	// cancelWithin, when set, makes an event with the key "stop" cancel
+	// the runs started less than cancelWithin before it.
+	cancelWithin time.Duration
+}
+
+// started runs the scenario on the engine and on the server and returns
+// the data.n of the events the runs started with, sorted: first the
+// engine's, then the server's.
+func (sc flowScenario) started(t *testing.T, tg target) (engine, server []int) {
+	t.Helper()
+	eng, srv := sc.run(t, tg)
+	return slices.Sorted(maps.Keys(eng)), slices.Sorted(maps.Keys(srv))
+}
+
+// run runs the scenario on the engine and on the server and returns, by
+// the data.n of the event each run started with, when the run's first
+// call came, from the scenario's start.
+func (sc flowScenario) run(t *testing.T, tg target) (engine, server map[int]time.Duration) {
+	t.Helper()
+	opts := sc.opts
+	opts.ID = "flow"
+	withCancel := func(stop string) inngest.FunctionOpts {
+		o := opts
+		if sc.cancelWithin > 0 {
+			o.Cancel = []inngest.Cancel{{Event: stop, Timeout: sc.cancelWithin}}
+		}
+		return o
+	}
+	name := func(prefix func(string) string, ev flowEvent) string {
+		if ev.Key == "stop" {
+			return prefix("stop")
+		}
+		return prefix("go")
+	}
+
+	// The engine, on its virtual clock.
+	eng := inngesttest.New(t)
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "flow", Mode: inngest.ModeDev, HTTPClient: eng.HTTPClient()})
+	require.NoError(t, err)
+	engName := func(s string) string { return "flow/" + s }
+	fn, err := inngest.CreateFunction(c, withCancel("flow/stop"), inngest.EventTrigger("flow/go", nil),
+		func(ctx context.Context, in inngest.Input[flowEvent]) (any, error) {
+			if sc.hold > 0 {
+				if err := step.Sleep(ctx, "hold", sc.hold); err != nil {
+					return nil, err
+				}
+			}
+			return in.Event.Data.N, nil
+		})
+	require.NoError(t, err)
+	eng.Register(c)
+	start := eng.Now()
+	for _, s := range sc.sends {
+		eng.Advance(start.Add(s.at).Sub(eng.Now()))
+		for _, ev := range s.events {
+			eng.Send(inngest.Event[any]{Name: name(engName, ev), Data: ev})
+		}
+	}
+	eng.Wait()
+	engine = map[int]time.Duration{}
+	for _, r := range eng.RunsOf(fn) {
+		var ev struct {
+			Data flowEvent `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(r.Event(), &ev))
+		if sc.hold > 0 {
+			if r.Status() == inngesttest.Completed {
+				engine[ev.Data.N] = r.EndedAt().Sub(start)
+			}
+			continue
+		}
+		for _, en := range r.Timeline() {
+			if en.Kind == inngesttest.EntryCall {
+				engine[ev.Data.N] = en.At.Sub(start)
+				break
+			}
+		}
+	}
+
+	// The server, in real time.
+	a := newApp(t, tg, appConfig{})
+	var mu sync.Mutex
+	server = map[int]time.Duration{}
+	var t0 time.Time
+	_, err = inngest.CreateFunction(a.Client, withCancel(a.event("stop")), inngest.EventTrigger(a.event("go"), nil),
+		func(ctx context.Context, in inngest.Input[flowEvent]) (any, error) {
+			if sc.hold > 0 {
+				if err := step.Sleep(ctx, "hold", sc.hold); err != nil {
+					return nil, err
+				}
+			}
+			mu.Lock()
+			if _, ok := server[in.Event.Data.N]; !ok {
+				server[in.Event.Data.N] = time.Since(t0)
+			}
+			mu.Unlock()
+			return in.Event.Data.N, nil
+		})
+	require.NoError(t, err)
+	a.sync()
+	mu.Lock()
+	t0 = time.Now()
+	mu.Unlock()
+	for _, s := range sc.sends {
+		time.Sleep(time.Until(t0.Add(s.at)))
+		for _, ev := range s.events {
+			a.send(name(a.event, ev), ev)
+		}
+	}
+	tg.eventually(t, fmt.Sprintf("%d run(s) to start", len(engine)), func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(server) >= len(engine), fmt.Sprint(server)
+	})
+	// Runs that the engine did not start have time to start too.
+	time.Sleep(sc.settle + 2*time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	return engine, maps.Clone(server)
+}
+
+// Rate limit 20 per minute and key: a burst of 2 (limit/10) over the
+// first, then one every 3 s (the Inngest server's pkg/execution/ratelimit).
+func TestRateLimitAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := flowScenario{
+		opts: inngest.FunctionOpts{RateLimit: &inngest.RateLimit{Limit: 20, Period: time.Minute, Key: "event.data.key"}},
+		// 150 ms apart, since the server does not keep the order of
+		// events sent at once.
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}}},
+			{at: 150 * time.Millisecond, events: []flowEvent{{"a", 2}}},
+			{at: 300 * time.Millisecond, events: []flowEvent{{"a", 3}}},
+			{at: 450 * time.Millisecond, events: []flowEvent{{"a", 4}}},
+			{at: 600 * time.Millisecond, events: []flowEvent{{"a", 5}}},
+			{at: 750 * time.Millisecond, events: []flowEvent{{"b", 6}}},
+			{at: 4 * time.Second, events: []flowEvent{{"a", 7}}},
+			{at: 4150 * time.Millisecond, events: []flowEvent{{"a", 8}}},
+		},
+	}
+	engine, server := sc.started(t, tg)
+	require.Equal(t, []int{1, 2, 3, 6, 7}, engine)
+	require.Equal(t, engine, server)
+}
+
+// Debounce 2 s per key: each key runs once, with its last event (the
+// Inngest server's pkg/execution/debounce).
+func TestDebounceAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := flowScenario{
+		opts: inngest.FunctionOpts{Debounce: &inngest.Debounce{Period: 2 * time.Second, Key: "event.data.key"}},
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}, {"b", 2}}},
+			{at: time.Second, events: []flowEvent{{"a", 3}}},
+			{at: 2 * time.Second, events: []flowEvent{{"a", 4}}},
+			// b's debounce ran at about 3.05 s: this starts a new one.
+			{at: 5 * time.Second, events: []flowEvent{{"b", 5}}},
+		},
+		settle: 4 * time.Second,
+	}
+	engine, server := sc.started(t, tg)
+	require.Equal(t, []int{2, 4, 5}, engine)
+	require.Equal(t, engine, server)
+}
+
+// Debounce with a timeout: events every 1.5 s, a period of 2 s and a
+// timeout of 3 s. The second event of each debounce meets the timeout,
+// which cuts its period to the whole second left (updateDebounce.lua),
+// so the third event finds the debounce closed and starts another.
+func TestDebounceTimeoutAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	var sends []flowSend
+	for i := range 5 {
+		sends = append(sends, flowSend{at: time.Duration(i) * 1500 * time.Millisecond, events: []flowEvent{{"a", i}}})
+	}
+	sc := flowScenario{
+		opts:   inngest.FunctionOpts{Debounce: &inngest.Debounce{Period: 2 * time.Second, Timeout: 3 * time.Second}},
+		sends:  sends,
+		settle: 4 * time.Second,
+	}
+	engine, server := sc.started(t, tg)
+	require.Equal(t, []int{1, 3, 4}, engine)
+	require.Equal(t, engine, server)
+}
+
+// An idempotency key: one run per key (the Inngest server's
+// pkg/sdk/function.go makes it a rate limit of 1 per 24 h).
+func TestIdempotencyAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := flowScenario{
+		opts: inngest.FunctionOpts{Idempotency: "event.data.key"},
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}}},
+			{at: 150 * time.Millisecond, events: []flowEvent{{"b", 2}}},
+			{at: 300 * time.Millisecond, events: []flowEvent{{"a", 3}}},
+			{at: 2 * time.Second, events: []flowEvent{{"b", 4}}},
+		},
+	}
+	engine, server := sc.started(t, tg)
+	require.Equal(t, []int{1, 2}, engine)
+	require.Equal(t, engine, server)
+}
+
+// Throttle 1 per 2 s with a burst of 1, per key: two runs of a key start
+// at once, then one every 2 s, and none is dropped (the Inngest server's
+// pkg/constraintapi/lua/acquire.lua; the queue item of a run's start
+// carries the throttle, pkg/execution/executor/executor.go). The server
+// starts each held-back run when its queue next looks at it, so a start
+// may come up to a second or two after the engine's.
+func TestThrottleAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := flowScenario{
+		opts: inngest.FunctionOpts{Throttle: &inngest.Throttle{Limit: 1, Period: 2 * time.Second, Burst: 1, Key: "event.data.key"}},
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}}},
+			{at: 150 * time.Millisecond, events: []flowEvent{{"a", 2}}},
+			{at: 300 * time.Millisecond, events: []flowEvent{{"a", 3}}},
+			{at: 450 * time.Millisecond, events: []flowEvent{{"a", 4}}},
+			{at: 600 * time.Millisecond, events: []flowEvent{{"b", 5}}},
+		},
+		settle: 2 * time.Second,
+	}
+	engine, server := sc.run(t, tg)
+	require.Equal(t, map[int]time.Duration{1: 0, 2: 150 * time.Millisecond, 3: 2 * time.Second, 4: 4 * time.Second, 5: 600 * time.Millisecond}, engine)
+	t.Logf("first calls on the server: %v", server)
+	require.ElementsMatch(t, slices.Collect(maps.Keys(engine)), slices.Collect(maps.Keys(server)))
+	// The same starts, each no earlier than the engine's (less a little
+	// for the clocks) and not much later. Which held-back run takes which
+	// slot is the server's queue's choice (the engine keeps the order).
+	want := slices.Sorted(maps.Values(engine))
+	got := slices.Sorted(maps.Values(server))
+	for i := range want {
+		require.GreaterOrEqual(t, got[i], want[i]-100*time.Millisecond, "start %d of %v", i, got)
+		require.LessOrEqual(t, got[i], want[i]+2*time.Second, "start %d of %v", i, got)
+	}
+}
+
+// Singleton per key, each run sleeping 3 s: in skip mode a second event
+// of a key while its run sleeps starts nothing, and one after that run
+// ended starts a run (the Inngest server's pkg/execution/singleton and
+// pkg/execution/executor/executor.go).
+func TestSingletonSkipAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := flowScenario{
+		opts: inngest.FunctionOpts{Singleton: &inngest.Singleton{Key: "event.data.key", Mode: inngest.SingletonSkip}},
+		hold: 3 * time.Second,
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}}},
+			{at: time.Second, events: []flowEvent{{"a", 2}}},
+			{at: 1200 * time.Millisecond, events: []flowEvent{{"b", 3}}},
+			{at: 5 * time.Second, events: []flowEvent{{"a", 4}}},
+		},
+		settle: 4 * time.Second,
+	}
+	engine, server := sc.started(t, tg)
+	require.Equal(t, []int{1, 3, 4}, engine)
+	require.Equal(t, engine, server)
+}
+
+// In cancel mode each event of a key cancels the run in progress: of
+// a's three events only the last run completes.
+func TestSingletonCancelAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := flowScenario{
+		opts: inngest.FunctionOpts{Singleton: &inngest.Singleton{Key: "event.data.key", Mode: inngest.SingletonCancel}},
+		hold: 3 * time.Second,
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}}},
+			{at: time.Second, events: []flowEvent{{"a", 2}}},
+			{at: 1200 * time.Millisecond, events: []flowEvent{{"b", 3}}},
+			{at: 2 * time.Second, events: []flowEvent{{"a", 4}}},
+		},
+		settle: 4 * time.Second,
+	}
+	engine, server := sc.started(t, tg)
+	require.Equal(t, []int{3, 4}, engine)
+	require.Equal(t, engine, server)
+}
+
+// A start timeout of 5 s with a throttle of 1 per 3 s: the second run
+// starts at 3 s, well within it (the server's queue may start it a
+// little late), and the third, held back until 6 s, is cancelled before
+// it starts (the Inngest
+// server's handleEagerCancelStartTimeout in
+// pkg/execution/executor/service.go).
+func TestStartTimeoutAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := flowScenario{
+		opts: inngest.FunctionOpts{
+			Throttle: &inngest.Throttle{Limit: 1, Period: 3 * time.Second},
+			Timeouts: &inngest.Timeouts{Start: 5 * time.Second},
+		},
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}}},
+			{at: 150 * time.Millisecond, events: []flowEvent{{"a", 2}}},
+			{at: 300 * time.Millisecond, events: []flowEvent{{"a", 3}}},
+		},
+		settle: 4 * time.Second,
+	}
+	engine, server := sc.started(t, tg)
+	require.Equal(t, []int{1, 2}, engine)
+	require.Equal(t, engine, server)
+}
+
+// Batching by key with a max size of 3 and a timeout of 3 s, and an If
+// that leaves some events out: the same events are batched together on
+// the server and on the engine (the Inngest server's pkg/execution/batch
+// and pkg/execution/runner/runner.go).
+func TestBatchingAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	opts := inngest.FunctionOpts{ID: "batched", BatchEvents: &inngest.BatchEvents{MaxSize: 3, Timeout: 3 * time.Second, Key: "event.data.key", If: "event.data.n < 100"}}
+	sends := []flowSend{
+		{at: 0, events: []flowEvent{{"a", 1}}},
+		{at: 150 * time.Millisecond, events: []flowEvent{{"b", 2}}},
+		{at: 300 * time.Millisecond, events: []flowEvent{{"a", 3}}},
+		{at: 450 * time.Millisecond, events: []flowEvent{{"a", 4}}},
+		{at: time.Second, events: []flowEvent{{"a", 5}}},
+		{at: 1200 * time.Millisecond, events: []flowEvent{{"a", 100}}},
+	}
+	body := func(mu *sync.Mutex, groups *[]string) func(context.Context, inngest.Input[flowEvent]) (any, error) {
+		return func(ctx context.Context, in inngest.Input[flowEvent]) (any, error) {
+			var g []int
+			for _, ev := range in.Events {
+				g = append(g, ev.Data.N)
+			}
+			slices.Sort(g)
+			mu.Lock()
+			*groups = append(*groups, fmt.Sprint(g))
+			mu.Unlock()
+			return len(g), nil
+		}
+	}
+
+	eng := inngesttest.New(t)
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "flow", Mode: inngest.ModeDev, HTTPClient: eng.HTTPClient()})
+	require.NoError(t, err)
+	var engMu sync.Mutex
+	var engine []string
+	_, err = inngest.CreateFunction(c, opts, inngest.EventTrigger("flow/go", nil), body(&engMu, &engine))
+	require.NoError(t, err)
+	eng.Register(c)
+	start := eng.Now()
+	for _, s := range sends {
+		eng.Advance(start.Add(s.at).Sub(eng.Now()))
+		for _, ev := range s.events {
+			eng.Send(inngest.Event[any]{Name: "flow/go", Data: ev})
+		}
+	}
+	eng.Wait()
+	slices.Sort(engine)
+	require.Equal(t, []string{"[1 3 4]", "[100]", "[2]", "[5]"}, engine)
+
+	a := newApp(t, tg, appConfig{})
+	var srvMu sync.Mutex
+	var server []string
+	_, err = inngest.CreateFunction(a.Client, opts, inngest.EventTrigger(a.event("go"), nil), body(&srvMu, &server))
+	require.NoError(t, err)
+	a.sync()
+	t0 := time.Now()
+	for _, s := range sends {
+		time.Sleep(time.Until(t0.Add(s.at)))
+		for _, ev := range s.events {
+			a.send(a.event("go"), ev)
+		}
+	}
+	tg.eventually(t, "4 runs", func() (bool, string) {
+		srvMu.Lock()
+		defer srvMu.Unlock()
+		return len(server) >= 4, fmt.Sprint(server)
+	})
+	time.Sleep(2 * time.Second)
+	srvMu.Lock()
+	defer srvMu.Unlock()
+	got := slices.Clone(server)
+	slices.Sort(got)
+	require.Equal(t, engine, got)
+}
+
+// Cancel with a timeout of 2 s, runs sleeping 4 s: a stop event at 3 s
+// cancels the run started at 2.5 s but not the one started at 0, whose
+// window has passed (the Inngest server's createCancellationPauses in
+// pkg/execution/executor/executor.go: the pause expires timeout after
+// the run is scheduled).
+func TestCancelTimeoutAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := flowScenario{
+		hold:         4 * time.Second,
+		cancelWithin: 2 * time.Second,
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}}},
+			{at: 2500 * time.Millisecond, events: []flowEvent{{"a", 2}}},
+			{at: 3 * time.Second, events: []flowEvent{{"stop", 0}}},
+		},
+		settle: 5 * time.Second,
+	}
+	engine, server := sc.started(t, tg)
+	require.Equal(t, []int{1}, engine)
+	require.Equal(t, engine, server)
+}
