@@ -172,15 +172,16 @@ func TestRateLimitAgreesWithEngine(t *testing.T) {
 	tg := needServer(t)
 	sc := flowScenario{
 		opts: inngest.FunctionOpts{RateLimit: &inngest.RateLimit{Limit: 20, Period: time.Minute, Key: "event.data.key"}},
-		// 150 ms apart, since the server does not keep the order of
-		// events sent at once.
+		// 400 ms apart, since the server does not keep the order of
+		// events sent close together (150 ms was not enough on a loaded
+		// machine), and all within the first 3 s.
 		sends: []flowSend{
 			{at: 0, events: []flowEvent{{"a", 1}}},
-			{at: 150 * time.Millisecond, events: []flowEvent{{"a", 2}}},
-			{at: 300 * time.Millisecond, events: []flowEvent{{"a", 3}}},
-			{at: 450 * time.Millisecond, events: []flowEvent{{"a", 4}}},
-			{at: 600 * time.Millisecond, events: []flowEvent{{"a", 5}}},
-			{at: 750 * time.Millisecond, events: []flowEvent{{"b", 6}}},
+			{at: 400 * time.Millisecond, events: []flowEvent{{"a", 2}}},
+			{at: 800 * time.Millisecond, events: []flowEvent{{"a", 3}}},
+			{at: 1200 * time.Millisecond, events: []flowEvent{{"a", 4}}},
+			{at: 1600 * time.Millisecond, events: []flowEvent{{"a", 5}}},
+			{at: 2000 * time.Millisecond, events: []flowEvent{{"b", 6}}},
 			{at: 4 * time.Second, events: []flowEvent{{"a", 7}}},
 			{at: 4150 * time.Millisecond, events: []flowEvent{{"a", 8}}},
 		},
