@@ -7,7 +7,7 @@
 # and fails on a lost run, a missed step, or a step body that ran again
 # after its result was answered.
 #
-#   scripts/chaos.sh [load|app-killed|dropped-replies|redis|all]   (default: all)
+#   scripts/chaos.sh [load|app-killed|dropped-replies|redis|connect-restart|all]   (default: all)
 #
 # load, app-killed and dropped-replies run against the server in
 # INNGEST_E2E_SERVER (and INNGEST_SIGNING_KEY/INNGEST_EVENT_KEY for a
@@ -17,6 +17,11 @@
 # INNGEST_BIN) on loopback, backed by a redis-server it starts with an
 # append-only file, and kills Redis (SIGKILL) and restarts it while runs
 # are in flight. It is skipped when INNGEST_BIN or redis-server is absent.
+#
+# connect-restart uses the same supervised `inngest start` and Redis: a
+# Connect worker (the connect module's TestE2EServerRestartMidRun) runs
+# five multi-step runs while the whole server, its gateway included, is
+# killed and started again; every run must complete.
 # CHAOS_PORT (default 8390, and the three ports after it) and
 # CHAOS_REDIS_PORT (default 6390) choose its ports.
 #
@@ -38,8 +43,8 @@ if [ "${1:-}" = "__restart-redis" ]; then
 fi
 
 what=${1:-all}
-case $what in load | app-killed | dropped-replies | redis | all) ;; *)
-	echo "usage: scripts/chaos.sh [load|app-killed|dropped-replies|redis|all]" >&2
+case $what in load | app-killed | dropped-replies | redis | connect-restart | all) ;; *)
+	echo "usage: scripts/chaos.sh [load|app-killed|dropped-replies|redis|connect-restart|all]" >&2
 	exit 2
 	;;
 esac
@@ -80,11 +85,11 @@ if want load || want app-killed || want dropped-replies; then
 	fi
 fi
 
-if want redis; then
+if want redis || want connect-restart; then
 	if [ -z "${INNGEST_BIN:-}" ] || [ ! -x "${INNGEST_BIN:-}" ]; then
-		echo "chaos redis: skipped: set INNGEST_BIN to an inngest binary"
+		echo "chaos redis, connect-restart: skipped: set INNGEST_BIN to an inngest binary"
 	elif ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
-		echo "chaos redis: skipped: redis-server is not installed"
+		echo "chaos redis, connect-restart: skipped: redis-server is not installed"
 	else
 		rport=${CHAOS_REDIS_PORT:-6390}
 		port=${CHAOS_PORT:-8390}
@@ -103,7 +108,7 @@ if want redis; then
 					>>"$work/inngest.log" 2>&1 &
 				echo $! >"$work/inngest.pid"
 				wait "$(cat "$work/inngest.pid")" || true
-				[ -f "$work/stop" ] || { echo "chaos redis: inngest start exited; starting it again" >&2; sleep 1; }
+				[ -f "$work/stop" ] || { echo "chaos: inngest start exited; starting it again" >&2; sleep 1; }
 			done
 		}
 		supervise &
@@ -118,9 +123,25 @@ if want redis; then
 			tail -20 "$work/inngest.log"
 			status=1
 		else
-			INNGEST_E2E_SERVER="http://127.0.0.1:$port" INNGEST_SIGNING_KEY="signkey-test-$key" \
-				INNGEST_EVENT_KEY=chaos-event-key INNGEST_E2E_CHAOS_RESTART="'$self' __restart-redis '$work' $rport" \
-				scenario redis TestChaosStateStoreRestart
+			if want redis; then
+				INNGEST_E2E_SERVER="http://127.0.0.1:$port" INNGEST_SIGNING_KEY="signkey-test-$key" \
+					INNGEST_EVENT_KEY=chaos-event-key INNGEST_E2E_CHAOS_RESTART="'$self' __restart-redis '$work' $rport" \
+					scenario redis TestChaosStateStoreRestart
+			fi
+			if want connect-restart; then
+				(cd connect && go test -c -o "$work/connect.test" .)
+				# Kill the server; the supervisor starts it again on the
+				# same Redis and SQLite files.
+				if INNGEST_E2E_SERVER="http://127.0.0.1:$port" INNGEST_SIGNING_KEY="signkey-test-$key" \
+					INNGEST_EVENT_KEY=chaos-event-key INNGEST_E2E_RESTART="kill \$(cat '$work/inngest.pid')" \
+					"$work/connect.test" -test.run '^TestE2EServerRestartMidRun$' -test.count=1 -test.timeout=10m -test.v |
+					grep -E '^(--- |ok|FAIL|PASS)'; then
+					echo "chaos connect-restart: the worker survived a server restart mid-run; every run completed"
+				else
+					echo "chaos connect-restart: FAILED"
+					status=1
+				fi
+			fi
 		fi
 	fi
 fi
