@@ -52,35 +52,6 @@ var jsonLibs = func() []jsonLib {
 	return libs
 }()
 
-// orderResult is the shape of doc.json, a nested document of about
-// 2 KiB.
-type orderResult struct {
-	ID       string `json:"id"`
-	Created  string `json:"created"`
-	Customer struct {
-		ID      int    `json:"id"`
-		Name    string `json:"name"`
-		Email   string `json:"email"`
-		Address struct {
-			Street  string `json:"street"`
-			City    string `json:"city"`
-			Postal  string `json:"postal"`
-			Country string `json:"country"`
-		} `json:"address"`
-		Tags []string `json:"tags"`
-	} `json:"customer"`
-	Lines []struct {
-		SKU   string            `json:"sku"`
-		Title string            `json:"title"`
-		Qty   int               `json:"qty"`
-		Price float64           `json:"price"`
-		Attrs map[string]string `json:"attrs"`
-	} `json:"lines"`
-	Total float64        `json:"total"`
-	Paid  bool           `json:"paid"`
-	Meta  map[string]any `json:"meta"`
-}
-
 var resultCases = []struct {
 	name   string
 	file   string
@@ -89,7 +60,7 @@ var resultCases = []struct {
 	{"struct", "item.json", func() any { return new(item) }},
 	{"map", "map.json", func() any { return new(map[string]any) }},
 	{"slice", "slice.json", func() any { return new([]item) }},
-	{"doc-2KiB", "doc.json", func() any { return new(orderResult) }},
+	{"doc-2KiB", "doc.json", func() any { return new(order) }},
 	{"string-10KiB", "string.json", func() any { return new(string) }},
 }
 
