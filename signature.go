@@ -98,8 +98,14 @@ func parseSignature(header string, now time.Time, haveKey bool) (signature, erro
 	if perr != nil {
 		return signature{}, ErrSignatureFormat
 	}
+	// The server writes the HMAC as lowercase hex; any other spelling of
+	// the same bytes is refused, as the other SDKs (which compare the
+	// hex text) refuse it.
+	if len(sig) != 2*sha256.Size || !isLowerHex(sig) {
+		return signature{}, ErrSignatureFormat
+	}
 	want, perr := hex.DecodeString(sig)
-	if perr != nil || len(want) != sha256.Size {
+	if perr != nil {
 		return signature{}, ErrSignatureFormat
 	}
 	age := now.Sub(time.Unix(ts, 0))
@@ -149,4 +155,15 @@ func (s signature) verify(body []byte, key, fallback []byte, canonical bool) (us
 		}
 	}
 	return false, fmt.Errorf("%w", ErrSignatureInvalid)
+}
+
+// isLowerHex reports whether s holds only the digits 0-9 and a-f.
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -104,6 +104,7 @@ func TestVerifySignature(t *testing.T) {
 		{name: "t not a number", header: "t=soon&s=bd16d89641dac2e340a40e3800435b96c0e533c00bc7322c1eefae65d6ab6954", body: body, key: primary, wantErr: ErrSignatureFormat},
 		{name: "s not hex", header: "t=1705586504&s=zz16d89641dac2e340a40e3800435b96c0e533c00bc7322c1eefae65d6ab6954", body: body, key: primary, wantErr: ErrSignatureFormat},
 		{name: "s too short", header: "t=1705586504&s=bd16d896", body: body, key: primary, wantErr: ErrSignatureFormat},
+		{name: "s uppercase hex", header: upperHexMAC(sign("signkey-prod-12345678", now, body)), body: body, key: primary, wantErr: ErrSignatureFormat},
 		{name: "bad escape", header: "t=1705586504&s=%zz", body: body, key: primary, wantErr: ErrSignatureFormat},
 		{name: "garbage", header: "garbage", body: body, key: primary, wantErr: ErrSignatureFormat},
 	} {
@@ -117,6 +118,13 @@ func TestVerifySignature(t *testing.T) {
 			assert.Equal(t, tc.wantFallback, fb)
 		})
 	}
+}
+
+// upperHexMAC spells the HMAC of a "t=…&s=…" header in uppercase hex:
+// the same bytes, a spelling the server never sends.
+func upperHexMAC(header string) string {
+	ts, sig, _ := strings.Cut(header, "&s=")
+	return ts + "&s=" + strings.ToUpper(sig)
 }
 
 // The server signs the JCS (RFC 8785) form of a sync body but sends Go's
@@ -179,6 +187,7 @@ func FuzzVerifySignature(f *testing.F) {
 		"s=bd16d89641dac2e340a40e3800435b96c0e533c00bc7322c1eefae65d6ab6954&t=1705586504",
 		valid + "&t=1", "t=1705586504;s=1", "t=%zz&s=1", "t=+1705586504&s=1", "t=99999999999999999999&s=00",
 		"t=-9223372036854775808&s=" + valid[len(valid)-64:],
+		"t=1705586504&s=BD16D89641DAC2E340A40E3800435B96C0E533C00BC7322C1EEFAE65D6AB6954",
 	} {
 		f.Add(h, body, int64(0))
 		f.Add(h, []byte(`{ "a": 1 }`), int64(299))
