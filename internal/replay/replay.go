@@ -139,9 +139,6 @@ type State struct {
 	// seen are the memoized hashes looked up, in order: usually the
 	// server's stack, which the end of Execute checks first.
 	seen []string
-	// stackPos is the entry of the server's stack the next step is
-	// likely to be, whose hash string Next then reuses.
-	stackPos int
 	// newStep is set when the execution found a step with no memoized
 	// result: from there on its code is new.
 	newStep bool
@@ -270,20 +267,10 @@ type Step struct {
 
 // Next hashes the next occurrence of id in this execution.
 func (r *State) Next(id string) Step {
-	var buf [40]byte
 	r.mu.Lock()
 	n := r.counts[id]
 	r.counts[id] = n + 1
-	hash := wire.AppendHashID(buf[:0], id, n)
-	// Steps replay in the order of the stack: its hash string saves
-	// allocating one.
-	var h string
-	if stack := r.cfg.Stack; r.stackPos < len(stack) && stack[r.stackPos] == string(hash) {
-		h = stack[r.stackPos]
-		r.stackPos++
-	} else {
-		h = string(hash)
-	}
+	h := wire.CachedHashID(id, n)
 	r.mu.Unlock()
 	return Step{ID: id, Hash: h, Index: n}
 }

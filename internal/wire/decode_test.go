@@ -305,10 +305,18 @@ func TestSpecial(t *testing.T) {
 }
 
 func BenchmarkHashID(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		_ = HashID("fetch-customer", 0)
-	}
+	b.Run("cache=off", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = HashID("fetch-customer", 0)
+		}
+	})
+	b.Run("cache=on", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = CachedHashID("fetch-customer", 0)
+		}
+	})
 }
 
 func TestSpecialFindsTheFirst(t *testing.T) {

@@ -133,6 +133,9 @@ func FuzzHashID(f *testing.F) {
 		want := hex.EncodeToString(sum[:])
 		require.Equal(t, want, wire.HashID(id, n))
 		require.Equal(t, "x"+want, string(wire.AppendHashID([]byte("x"), id, n)))
+		// Twice: the first may miss the cache, the second may hit.
+		require.Equal(t, want, wire.CachedHashID(id, n))
+		require.Equal(t, want, wire.CachedHashID(id, n))
 	})
 }
 

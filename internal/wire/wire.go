@@ -7,7 +7,10 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
+	"hash/maphash"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -134,6 +137,52 @@ func HashID(id string, n int) string {
 	AppendHashID(text[:0], id, n)
 	return string(text[:])
 }
+
+// CachedHashID returns HashID(id, n), from a small process-wide cache
+// when id was hashed recently. A function's step IDs are mostly the same
+// strings on every call, and every memoized step is hashed again on each
+// call of its run, so most lookups hit: a hit costs a hash of id and a
+// comparison or two, against a SHA-1 and a hex encoding. The cache is
+// two-way set-associative and bounded (hashCacheSlots entries, of IDs at
+// most maxCachedID bytes long); a collision only evicts.
+func CachedHashID(id string, n int) string {
+	if len(id) > maxCachedID {
+		return HashID(id, n)
+	}
+	x := maphash.String(hashSeed, id) + uint64(n)*0x9e3779b97f4a7c15
+	set := hashCache[(x>>1)%(hashCacheSlots/2)*2:][:2]
+	for i := range set {
+		if e := set[i].Load(); e != nil && e.n == n && e.id == id {
+			return e.hash
+		}
+	}
+	h := HashID(id, n)
+	// The ID is copied so that an entry never holds on to a larger
+	// string id was cut from.
+	e := &hashEntry{id: strings.Clone(id), n: n, hash: h}
+	// An empty way first; else the way the hash's low bit picks.
+	if !set[0].CompareAndSwap(nil, e) && !set[1].CompareAndSwap(nil, e) {
+		set[x&1].Store(e)
+	}
+	return h
+}
+
+const (
+	hashCacheSlots = 4096
+	maxCachedID    = 128
+)
+
+// hashEntry is one remembered step hash.
+type hashEntry struct {
+	id   string
+	n    int
+	hash string
+}
+
+var (
+	hashCache [hashCacheSlots]atomic.Pointer[hashEntry]
+	hashSeed  = maphash.MakeSeed()
+)
 
 // AppendHashID appends the hash HashID returns to dst, without
 // allocating when dst has room for its 40 bytes.

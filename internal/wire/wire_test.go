@@ -1,7 +1,10 @@
 package wire_test
 
 import (
+	"fmt"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +36,43 @@ func TestHashIDVectors(t *testing.T) {
 	for _, tt := range tests {
 		assert.Equal(t, tt.want, wire.HashID(tt.id, tt.n), "HashID(%q, %d)", tt.id, tt.n)
 	}
+}
+
+func TestCachedHashIDUnderChurn(t *testing.T) {
+	// More distinct IDs than the cache has slots, from several
+	// goroutines at once, repeated: every answer is the hash itself,
+	// whatever was evicted (run with -race for the cache's atomics).
+	ids := make([]string, 5000)
+	want := make([]string, len(ids))
+	for i := range ids {
+		ids[i] = "step-" + strconv.Itoa(i)
+		want[i] = wire.HashID(ids[i], i%3)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for round := range 3 {
+				for j := range ids {
+					i := (j*7 + g*131 + round) % len(ids)
+					if got := wire.CachedHashID(ids[i], i%3); got != want[i] {
+						errs <- fmt.Sprintf("CachedHashID(%q, %d) = %s, want %s", ids[i], i%3, got, want[i])
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	// An ID longer than the cache keeps is hashed every time, correctly.
+	long := strings.Repeat("x", 300)
+	assert.Equal(t, wire.HashID(long, 2), wire.CachedHashID(long, 2))
 }
 
 func TestHashIDCounterIsTheSuffix(t *testing.T) {
