@@ -583,6 +583,13 @@ func IsInput(raw []byte) bool {
 func Unmarshal(data []byte, v any) error {
 	// Zero targets of the types the compiled decoders cover are decoded
 	// by them; when they give up, the target is zeroed again.
+	if p, isMap := v.(*map[string]any); isMap && p != nil && *p == nil {
+		if m, ok := decodeObject(data); ok {
+			*p = m
+			return nil
+		}
+		return unmarshalStd(data, v)
+	}
 	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
 		if e := rv.Elem(); e.IsZero() {
 			if decodeValue(data, e) {

@@ -879,9 +879,38 @@ func decodeValue(data []byte, v reflect.Value) bool {
 	if dec == nil {
 		return false
 	}
+	s := startValue(data)
+	ok := dec(s, v) && skipSpace(data, s.i) == len(data)
+	endValue(s)
+	return ok
+}
+
+// decodeObject decodes data, an object or null, as decodeValue would
+// into a map[string]any, without reflection: the type results are most
+// often decoded into when they are not structs.
+func decodeObject(data []byte) (map[string]any, bool) {
+	s := startValue(data)
+	var m map[string]any
+	var ok bool
+	if isNull, nok := s.null(); isNull {
+		ok = nok
+	} else if s.i < len(s.b) && s.b[s.i] == '{' {
+		m, ok = s.object()
+	}
+	ok = ok && skipSpace(data, s.i) == len(data)
+	endValue(s)
+	return m, ok
+}
+
+// startValue returns a decode state for data, at its first value.
+func startValue(data []byte) *valueState {
 	s := valueStates.Get().(*valueState)
 	s.b, s.i, s.depth = data, skipSpace(data, 0), 1
-	ok := dec(s, v) && skipSpace(data, s.i) == len(data)
+	return s
+}
+
+// endValue recycles s once its value is decoded.
+func endValue(s *valueState) {
 	// The strings carved from s.strs are the value's: the next value
 	// gets a new buffer. The scratch buffers are kept unless large.
 	s.b, s.strs = nil, strings.Builder{}
@@ -893,7 +922,6 @@ func decodeValue(data []byte, v reflect.Value) bool {
 		s.list = nil
 	}
 	valueStates.Put(s)
-	return ok
 }
 
 // valueStates recycles decode states, which escape through the
