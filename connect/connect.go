@@ -9,6 +9,15 @@
 // HTTP. The handler's answer (status, X-Inngest-No-Retry, Retry-After and
 // body) becomes the reply on the connection.
 //
+// When Run's context ends the worker shuts down gracefully: the gateway is
+// told to send no more calls, the calls in flight finish and their replies
+// are delivered, for at most Options.ShutdownTimeout (25 s by default).
+// Calls still running then have their contexts cancelled and are
+// abandoned, each logged with its request and run IDs (Inngest runs them
+// again), and Run returns an error wrapping ErrShutdownTimeout. A reply
+// already produced is never dropped: it goes over the connection while it
+// lasts, else through Inngest's flush API.
+//
 // It is a module of its own, so the SDK's users who serve over HTTP never
 // pull in its WebSocket and protobuf dependencies.
 package connect

@@ -210,6 +210,9 @@ func (w *worker) waitCalls(deadline time.Time) bool {
 	}
 }
 
+// maxNamed is how many abandoned calls the error names; the log names all.
+const maxNamed = 20
+
 // abandon cancels the calls still running at the shutdown timeout, logs
 // each, and returns the error Run reports for them.
 func (w *worker) abandon() error {
@@ -223,7 +226,12 @@ func (w *worker) abandon() error {
 			"request_id", id, "run_id", r.RunId, "function", r.FunctionSlug, "step_id", r.GetStepId(), "shutdown_timeout", w.cfg.shutdown)
 	}
 	slices.Sort(ids)
-	return fmt.Errorf("%w (%v): abandoned %d: %s", ErrShutdownTimeout, w.cfg.shutdown, len(ids), strings.Join(ids, ", "))
+	n := len(ids)
+	more := ""
+	if n > maxNamed {
+		ids, more = ids[:maxNamed], fmt.Sprintf(" and %d more (see the log)", n-maxNamed)
+	}
+	return fmt.Errorf("%w (%v): abandoned %d: %s%s", ErrShutdownTimeout, w.cfg.shutdown, n, strings.Join(ids, ", "), more)
 }
 
 func later(a, b time.Time) time.Time {

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -634,4 +636,21 @@ func TestAReplyProducedBeforeTheShutdownTimeoutIsDeliveredWhenOthersAreAbandoned
 		flushed = append(flushed, f.RequestId)
 	}
 	assert.Contains(t, flushed, "req-done", "the unacknowledged reply went through the flush API before Run returned")
+}
+
+func TestTheShutdownErrorNamesTheFirstAbandonedCallsAndLogsAll(t *testing.T) {
+	var logs logBuffer
+	w := newWorker(&config{concurrency: 1, shutdown: time.Second, log: slog.New(slog.NewTextHandler(&logs, nil))}, nil)
+	for i := range 25 {
+		id := fmt.Sprintf("req-%02d", i)
+		w.leases.set(id, &lease{req: request(id, "app-slow", nil)})
+	}
+	err := w.abandon()
+	require.ErrorIs(t, err, ErrShutdownTimeout)
+	assert.Contains(t, err.Error(), "abandoned 25: req-00, req-01,")
+	assert.Contains(t, err.Error(), "req-19 and 5 more (see the log)")
+	assert.NotContains(t, err.Error(), "req-20")
+	assert.Equal(t, 25, strings.Count(logs.String(), "abandoned a call"))
+	assert.Contains(t, logs.String(), "request_id=req-24")
+	assert.Error(t, w.calls.Err(), "the calls' context is cancelled")
 }
