@@ -585,6 +585,9 @@ func (w *worker) connect(ctx context.Context, exclude []string, reconnect bool) 
 		s.close(websocket.StatusProtocolError, "handshake failed")
 		return nil, err
 	}
+	// Current before it reads, so that a call arriving at once replies on
+	// it rather than through the flush API.
+	w.setCurrent(s)
 	s.start()
 	w.cfg.log.InfoContext(ctx, "connect: connected", "connection_id", s.id, "gateway_group", s.group)
 	return s, nil
