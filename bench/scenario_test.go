@@ -87,6 +87,13 @@ func ours(tb testing.TB, cloud bool) sdk {
 		opts.Mode = inngest.ModeCloud
 		opts.SigningKey = signingKey
 	}
+	return sdk{name: "ours", handler: ourClient(tb, opts).Serve()}
+}
+
+// ourClient returns a client of this SDK made with opts, with the
+// benchmark functions.
+func ourClient(tb testing.TB, opts inngest.ClientOpts) *inngest.Client {
+	tb.Helper()
 	c, err := inngest.NewClient(opts)
 	if err != nil {
 		tb.Fatal(err)
@@ -119,7 +126,7 @@ func ours(tb testing.TB, cloud bool) sdk {
 	}
 	registerGroup(tb, c)
 	registerResults(tb, c)
-	return sdk{name: "ours", handler: c.Serve()}
+	return c
 }
 
 // theirs returns the official SDK's handler with the same functions.
@@ -130,6 +137,13 @@ func theirs(tb testing.TB, cloud bool) sdk {
 		opts.Dev = official.BoolPtr(false)
 		opts.SigningKey = official.StrPtr(signingKey)
 	}
+	return sdk{name: "official", handler: theirClient(tb, opts).Serve()}
+}
+
+// theirClient returns a client of the official SDK made with opts, with
+// the benchmark functions.
+func theirClient(tb testing.TB, opts official.ClientOpts) official.Client {
+	tb.Helper()
 	c, err := official.NewClient(opts)
 	if err != nil {
 		tb.Fatal(err)
@@ -162,7 +176,7 @@ func theirs(tb testing.TB, cloud bool) sdk {
 	}
 	registerOfficialGroup(tb, c)
 	registerOfficialResults(tb, c)
-	return sdk{name: "official", handler: c.Serve()}
+	return c
 }
 
 // hashID is the wire hash of a step's first occurrence.
@@ -293,16 +307,23 @@ func checkStepRun(tb testing.TB, w *httptest.ResponseRecorder, want string) {
 	if w.Code != http.StatusPartialContent {
 		tb.Fatalf("status %d, want 206; body %s", w.Code, truncate(w.Body.Bytes()))
 	}
+	checkStepRunBody(tb, w.Body.Bytes(), want)
+}
+
+// checkStepRunBody fails unless body is the opcodes of a 206 that runs
+// the step want.
+func checkStepRunBody(tb testing.TB, body []byte, want string) {
+	tb.Helper()
 	var ops []struct {
 		ID   string          `json:"id"`
 		Op   string          `json:"op"`
 		Data json.RawMessage `json:"data"`
 	}
-	if err := json.Unmarshal(w.Body.Bytes(), &ops); err != nil {
-		tb.Fatalf("206 body %s: %v", truncate(w.Body.Bytes()), err)
+	if err := json.Unmarshal(body, &ops); err != nil {
+		tb.Fatalf("206 body %s: %v", truncate(body), err)
 	}
 	if len(ops) != 1 || ops[0].ID != hashID(want) || ops[0].Op != "StepRun" {
-		tb.Fatalf("206 body %s, want one StepRun of %q", truncate(w.Body.Bytes()), want)
+		tb.Fatalf("206 body %s, want one StepRun of %q", truncate(body), want)
 	}
 }
 

@@ -9,6 +9,15 @@
 // HTTP. The handler's answer (status, X-Inngest-No-Retry, Retry-After and
 // body) becomes the reply on the connection.
 //
+// When Run's context ends the worker shuts down gracefully: the gateway is
+// told to send no more calls, the calls in flight finish and their replies
+// are delivered, for at most Options.ShutdownTimeout (25 s by default).
+// Calls still running then have their contexts cancelled and are
+// abandoned, each logged with its request and run IDs (Inngest runs them
+// again), and Run returns an error wrapping ErrShutdownTimeout. A reply
+// already produced is never dropped: it goes over the connection while it
+// lasts, else through Inngest's flush API.
+//
 // It is a module of its own, so the SDK's users who serve over HTTP never
 // pull in its WebSocket and protobuf dependencies.
 package connect
@@ -77,6 +86,18 @@ type Options struct {
 	// HTTPClient makes the start and flush calls. Default: a client with a
 	// 30-second timeout.
 	HTTPClient *http.Client
+
+	// ShutdownTimeout bounds how long Run, once its context is done, waits
+	// for the calls in flight to finish. When it passes, the calls still
+	// running have their contexts cancelled and are abandoned: each is
+	// logged, Inngest runs it again (on the error reply it may still send,
+	// or once its lease lapses), and Run returns an error wrapping
+	// ErrShutdownTimeout. Replies already produced are delivered first, over
+	// the connection if it is alive, else through the flush API, which adds
+	// at most a few seconds. Default: 25 seconds, inside the 30-second grace
+	// period Kubernetes, ECS and systemd give a process between SIGTERM and
+	// SIGKILL. Negative values are an error.
+	ShutdownTimeout time.Duration
 }
 
 // Errors Run returns when it cannot go on.
@@ -85,6 +106,10 @@ var (
 	ErrUnauthenticated = errors.New("connect: Inngest refused the signing key (and its fallback, if any)")
 	// ErrTooManyConnections: the first start call was refused with 429.
 	ErrTooManyConnections = errors.New("connect: Inngest refused the connection: too many connections for this app")
+	// ErrShutdownTimeout: calls were still running when ShutdownTimeout
+	// passed; they were cancelled and abandoned. The error Run returns
+	// wraps it and names the calls' request IDs.
+	ErrShutdownTimeout = errors.New("connect: calls were still running when the shutdown timeout passed")
 )
 
 // backoff is the wait before each reconnect attempt; the last repeats.
@@ -99,6 +124,17 @@ const (
 	replyAckTimeout    = 5 * time.Second
 	readLimit          = 10 << 20
 	defaultConcurrency = 1000
+	// defaultShutdownTimeout leaves 5 s of the usual 30-second SIGTERM
+	// grace period for cancelling, replying and closing.
+	defaultShutdownTimeout = 25 * time.Second
+	// cancelGrace is how long the calls cancelled at the shutdown timeout
+	// get to return, so that what they answer is still delivered.
+	cancelGrace = time.Second
+	// finalAckGrace and finalFlushGrace are the least time left, after the
+	// shutdown timeout, for acknowledgements of replies and for the flush
+	// API.
+	finalAckGrace   = time.Second
+	finalFlushGrace = 5 * time.Second
 	// appURL is the placeholder step URL a Connect app registers.
 	appURL = "ws://connect"
 )
@@ -106,6 +142,7 @@ const (
 type config struct {
 	instanceID   string
 	concurrency  int
+	shutdown     time.Duration
 	keys         []string // signing key, then fallback; hashed for the API
 	signKey      string   // the key calls are signed with; empty in dev mode
 	env          string
@@ -126,6 +163,7 @@ func resolve(c *inngest.Client, o Options) (*config, error) {
 	cfg := &config{
 		instanceID:  firstNonEmpty(o.InstanceID, os.Getenv("INNGEST_CONNECT_INSTANCE_ID")),
 		concurrency: o.MaxConcurrency,
+		shutdown:    o.ShutdownTimeout,
 		env:         firstNonEmpty(o.Env, os.Getenv("INNGEST_ENV")),
 		appVersion:  firstNonEmpty(o.AppVersion, os.Getenv("INNGEST_APP_VERSION")),
 		apiBase:     strings.TrimRight(firstNonEmpty(o.APIBaseURL, c.APIBaseURL()), "/"),
@@ -154,6 +192,12 @@ func resolve(c *inngest.Client, o Options) (*config, error) {
 	}
 	if cfg.concurrency < 0 {
 		return nil, fmt.Errorf("connect: MaxConcurrency %d is negative", cfg.concurrency)
+	}
+	switch {
+	case cfg.shutdown < 0:
+		return nil, fmt.Errorf("connect: ShutdownTimeout %v is negative", cfg.shutdown)
+	case cfg.shutdown == 0:
+		cfg.shutdown = defaultShutdownTimeout
 	}
 	key := firstNonEmpty(o.SigningKey, os.Getenv("INNGEST_SIGNING_KEY"))
 	fb := firstNonEmpty(o.SigningKeyFallback, os.Getenv("INNGEST_SIGNING_KEY_FALLBACK"))
@@ -213,10 +257,12 @@ func firstNonEmpty(s ...string) string {
 
 // Run connects the client's functions to Inngest and serves them until ctx
 // is done. It then stops taking calls, tells the gateway so, lets the calls
-// in flight finish and delivers their replies, and returns nil. It returns
-// an error early only when it cannot connect at all (a refused signing key,
-// a bad configuration); a dropped connection is re-established with backoff
-// (1 s, growing to 5 min, reset after each successful connection).
+// in flight finish and delivers their replies, and returns nil. Calls still
+// running after Options.ShutdownTimeout are cancelled and abandoned, and
+// Run returns an error wrapping ErrShutdownTimeout. It returns an error
+// early only when it cannot connect at all (a refused signing key, a bad
+// configuration); a dropped connection is re-established with backoff (1 s,
+// growing to 5 min, reset after each successful connection).
 func Run(ctx context.Context, c *inngest.Client, opts Options) error {
 	cfg, err := resolve(c, opts)
 	if err != nil {

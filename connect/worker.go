@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,6 +29,10 @@ type worker struct {
 	handler   http.Handler
 	startedAt time.Time
 	sem       chan struct{}
+	// calls is the context of every call the worker runs; it is cancelled
+	// when the shutdown timeout passes with calls still running.
+	calls       context.Context
+	cancelCalls context.CancelFunc
 
 	mu       sync.Mutex
 	cur      *session // the connection sends go to; nil while reconnecting
@@ -58,7 +63,8 @@ type pendingReply struct {
 
 func newWorker(cfg *config, h http.Handler) *worker {
 	n := cfg.concurrency
-	return &worker{cfg: cfg, handler: h, startedAt: time.Now(), sem: make(chan struct{}, n)}
+	calls, cancel := context.WithCancel(context.Background())
+	return &worker{cfg: cfg, handler: h, startedAt: time.Now(), sem: make(chan struct{}, n), calls: calls, cancelCalls: cancel}
 }
 
 // errFatal marks errors that end Run.
@@ -147,36 +153,96 @@ func (w *worker) current() *session {
 
 // shutdown finishes a Run whose context is done: the gateway is told to
 // send no more calls, the calls in flight finish (their heartbeats, lease
-// extensions and replies going over s while it lasts), the replies not
-// acknowledged go through the flush API, and the connection closes.
+// extensions and replies going over s while it lasts) or, at the shutdown
+// timeout, are cancelled and abandoned; the replies not acknowledged go
+// through the flush API, and the connection closes.
 func (w *worker) shutdown(s *session) error {
 	w.mu.Lock()
 	w.stopping = true
 	w.mu.Unlock()
+	defer w.cancelCalls()
+	deadline := time.Now().Add(w.cfg.shutdown)
 	bg := context.Background()
 	if s != nil {
 		w.setCurrent(s)
 		_ = s.send(bg, pb.GatewayMessageType_WORKER_PAUSE, nil)
-		// The connection keeps reading acknowledgements and heartbeating
-		// while the calls finish.
-		w.inflight.Wait()
-		w.waitAcks(replyAckTimeout)
+	}
+	// The connection keeps reading acknowledgements and heartbeating
+	// while the calls finish.
+	var errs []error
+	if !w.waitCalls(deadline) {
+		errs = append(errs, w.abandon())
+		// What the cancelled calls answer in the next moment is delivered
+		// like any other reply.
+		w.waitCalls(time.Now().Add(cancelGrace))
+	}
+	if s != nil {
+		until := time.Now().Add(replyAckTimeout)
+		if until.After(deadline) {
+			until = later(deadline, time.Now().Add(finalAckGrace))
+		}
+		w.waitAcks(until)
 		w.setCurrent(nil)
 		s.close(websocket.StatusNormalClosure, "WORKER_SHUTDOWN")
 		<-s.done()
-	} else {
-		w.inflight.Wait()
 	}
-	w.flush(bg)
+	ctx, cancel := context.WithDeadline(bg, later(deadline, time.Now().Add(finalFlushGrace)))
+	defer cancel()
+	w.flush(ctx)
 	if n := len(w.replies.snapshot()); n > 0 {
-		return fmt.Errorf("connect: %d replies could not be delivered", n)
+		errs = append(errs, fmt.Errorf("connect: %d replies could not be delivered", n))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
-// waitAcks waits up to d for every sent reply to be acknowledged.
-func (w *worker) waitAcks(d time.Duration) {
-	deadline := time.Now().Add(d)
+// waitCalls waits until the calls in flight have finished or deadline
+// passes, and reports whether they finished.
+func (w *worker) waitCalls(deadline time.Time) bool {
+	done := make(chan struct{})
+	go func() { w.inflight.Wait(); close(done) }()
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// maxNamed is how many abandoned calls the error names; the log names all.
+const maxNamed = 20
+
+// abandon cancels the calls still running at the shutdown timeout, logs
+// each, and returns the error Run reports for them.
+func (w *worker) abandon() error {
+	running := w.leases.snapshot()
+	w.cancelCalls()
+	ids := make([]string, 0, len(running))
+	for id, l := range running {
+		ids = append(ids, id)
+		r := l.req
+		w.cfg.log.Warn("connect: the shutdown timeout passed; cancelled and abandoned a call (Inngest will run it again)",
+			"request_id", id, "run_id", r.RunId, "function", r.FunctionSlug, "step_id", r.GetStepId(), "shutdown_timeout", w.cfg.shutdown)
+	}
+	slices.Sort(ids)
+	n := len(ids)
+	more := ""
+	if n > maxNamed {
+		ids, more = ids[:maxNamed], fmt.Sprintf(" and %d more (see the log)", n-maxNamed)
+	}
+	return fmt.Errorf("%w (%v): abandoned %d: %s%s", ErrShutdownTimeout, w.cfg.shutdown, n, strings.Join(ids, ", "), more)
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// waitAcks waits until deadline for every sent reply to be acknowledged.
+func (w *worker) waitAcks(deadline time.Time) {
 	for time.Now().Before(deadline) && len(w.replies.snapshot()) > 0 {
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -221,7 +287,12 @@ func (w *worker) handleRequest(s *session, req *pb.GatewayExecutorRequestData) {
 		defer w.leases.del(req.RequestId)
 		stop := make(chan struct{})
 		go w.extendLease(l, s.leaseEvery, stop)
-		w.sem <- struct{}{}
+		select {
+		case w.sem <- struct{}{}:
+		case <-w.calls.Done():
+			close(stop) // abandoned at shutdown before it started
+			return
+		}
 		resp := w.execute(req)
 		<-w.sem
 		close(stop)
@@ -286,7 +357,7 @@ func (w *worker) execute(req *pb.GatewayExecutorRequestData) *pb.SDKResponse {
 		SystemTraceCtx: req.SystemTraceCtx, UserTraceCtx: req.UserTraceCtx, RunId: req.RunId,
 	}
 	q := "fnId=" + urlEscape(req.FunctionSlug) + "&stepId=" + urlEscape(req.GetStepId())
-	hr, err := http.NewRequestWithContext(context.Background(), http.MethodPost, "/api/inngest?"+q, bytes.NewReader(req.RequestPayload))
+	hr, err := http.NewRequestWithContext(w.calls, http.MethodPost, "/api/inngest?"+q, bytes.NewReader(req.RequestPayload))
 	if err != nil {
 		return errorReply(resp, fmt.Sprintf("connect: building the call: %v", err))
 	}
@@ -514,6 +585,9 @@ func (w *worker) connect(ctx context.Context, exclude []string, reconnect bool) 
 		s.close(websocket.StatusProtocolError, "handshake failed")
 		return nil, err
 	}
+	// Current before it reads, so that a call arriving at once replies on
+	// it rather than through the flush API.
+	w.setCurrent(s)
 	s.start()
 	w.cfg.log.InfoContext(ctx, "connect: connected", "connection_id", s.id, "gateway_group", s.group)
 	return s, nil
@@ -554,7 +628,7 @@ func (s *session) drain() {
 // callDone counts an answered call taken on s.
 func (s *session) callDone() {
 	if s.calls.Add(-1) == 0 && s.draining.Load() {
-		s.w.waitAcks(replyAckTimeout)
+		s.w.waitAcks(time.Now().Add(replyAckTimeout))
 		s.close(websocket.StatusNormalClosure, "GATEWAY_DRAINING")
 	}
 }

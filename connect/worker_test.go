@@ -1,11 +1,16 @@
 package connect
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,20 +33,25 @@ type harness struct {
 	t       testing.TB
 	g       *fakeGateway
 	client  *inngest.Client
-	release chan struct{} // closes to let the "block" function finish
+	release chan struct{} // closes to let the "block" function and the "slow" step finish
 	cancel  context.CancelFunc
 	done    chan error
+	// slowStarted gets a value when the "slow" step starts, slowCancelled
+	// when its context is cancelled before release.
+	slowStarted, slowCancelled chan struct{}
 }
 
-// newHarness makes a cloud-mode client with two functions — "flow" (a step
-// "a", then "done") and "block" (waits for release) — and runs a worker
-// for it against a fake gateway configured by setup.
+// newHarness makes a cloud-mode client with three functions — "flow" (a
+// step "a", then "done"), "block" (waits for release) and "slow" (a step
+// that waits for release or its context's end) — and runs a worker for it
+// against a fake gateway configured by setup.
 func newHarness(t testing.TB, setup func(*fakeGateway), opts Options) *harness {
 	t.Setenv("INNGEST_DEV", "")
 	t.Setenv("INNGEST_SIGNING_KEY", "")
 	t.Setenv("INNGEST_SIGNING_KEY_FALLBACK", "")
 	t.Setenv("INNGEST_CONNECT_MAX_WORKER_CONCURRENCY", "")
-	h := &harness{t: t, g: newFakeGateway(t), release: make(chan struct{}), done: make(chan error, 1)}
+	h := &harness{t: t, g: newFakeGateway(t), release: make(chan struct{}), done: make(chan error, 1),
+		slowStarted: make(chan struct{}, 8), slowCancelled: make(chan struct{}, 8)}
 	if setup != nil {
 		setup(h.g)
 	}
@@ -59,6 +69,20 @@ func newHarness(t testing.TB, setup func(*fakeGateway), opts Options) *harness {
 		func(ctx context.Context, in inngest.Input[any]) (any, error) {
 			<-h.release
 			return "released", nil
+		})
+	require.NoError(t, err)
+	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "slow"}, inngest.EventTrigger("t/slow", nil),
+		func(ctx context.Context, in inngest.Input[any]) (any, error) {
+			return step.Run(ctx, "wait", func(ctx context.Context) (string, error) {
+				h.slowStarted <- struct{}{}
+				select {
+				case <-h.release:
+					return "finished", nil
+				case <-ctx.Done():
+					h.slowCancelled <- struct{}{}
+					return "", ctx.Err()
+				}
+			})
 		})
 	require.NoError(t, err)
 	h.client = c
@@ -156,7 +180,7 @@ func TestHandshakeAndAStepRoundTrip(t *testing.T) {
 		} `json:"steps"`
 	}
 	require.NoError(t, json.Unmarshal(wc.Apps[0].Functions, &fns))
-	require.Len(t, fns, 2)
+	require.Len(t, fns, 3)
 	assert.Equal(t, "app-flow", fns[0].ID)
 	assert.Equal(t, "ws", fns[0].Steps["step"].Runtime.Type)
 	assert.Equal(t, "ws://connect?fnId=app-flow&stepId=step", fns[0].Steps["step"].Runtime.URL)
@@ -443,8 +467,13 @@ func TestConfigurationIsCheckedAtStart(t *testing.T) {
 	assert.Len(t, cfg.keys, 2)
 	assert.Equal(t, testKey, cfg.signKey)
 
+	assert.Equal(t, 25*time.Second, cfg.shutdown, "the default shutdown timeout")
+
 	_, err = resolve(c, Options{SigningKey: "signkey-test-zz"})
 	assert.ErrorContains(t, err, "not hex")
+
+	_, err = resolve(c, Options{ShutdownTimeout: -time.Second})
+	assert.ErrorContains(t, err, "ShutdownTimeout -1s is negative")
 }
 
 func TestStatusReportsListTheCallsInFlight(t *testing.T) {
@@ -492,4 +521,136 @@ func TestADrainingConnectionCarriesItsCallsUntilTheyAreAnswered(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("the drained connection stayed open after its last call")
 	}
+}
+
+// logBuffer collects a worker's logs for a test.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// waitRun waits for Run to return, up to limit, and puts its error back
+// for the harness's cleanup.
+func (h *harness) waitRun(limit time.Duration) error {
+	h.t.Helper()
+	select {
+	case err := <-h.done:
+		h.done <- err
+		return err
+	case <-time.After(limit):
+		h.t.Fatalf("Run did not return within %v of its context ending", limit)
+		return nil
+	}
+}
+
+func TestShutdownTimeoutCancelsAStepThatOutlivesIt(t *testing.T) {
+	const bound = 300 * time.Millisecond
+	var logs logBuffer
+	h := newHarness(t, nil, Options{ShutdownTimeout: bound, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	c := h.g.conn()
+	c.send(pb.GatewayMessageType_GATEWAY_EXECUTOR_REQUEST, request("req-slow", "app-slow", callPayload(t, nil)))
+	c.next(pb.GatewayMessageType_WORKER_REQUEST_ACK)
+	<-h.slowStarted
+
+	start := time.Now()
+	h.cancel()
+	c.next(pb.GatewayMessageType_WORKER_PAUSE)
+	err := h.waitRun(15 * time.Second) // the step never finishes on its own
+	elapsed := time.Since(start)
+
+	require.ErrorIs(t, err, ErrShutdownTimeout)
+	assert.Contains(t, err.Error(), "req-slow", "the error names the abandoned call")
+	assert.GreaterOrEqual(t, elapsed, bound, "Run waited for the bound")
+	// The bound, a second for the cancelled call to return and a second for
+	// acknowledgements, with slack for a loaded machine.
+	assert.Less(t, elapsed, bound+6*time.Second, "Run returned in about the bound")
+	select {
+	case <-h.slowCancelled:
+	default:
+		t.Error("the step's context was not cancelled")
+	}
+	assert.Contains(t, logs.String(), "abandoned a call")
+	assert.Contains(t, logs.String(), "request_id=req-slow")
+	assert.Contains(t, logs.String(), "function=app-slow")
+	assert.NotContains(t, logs.String(), testKey[len("signkey-test-"):], "no secrets in the logs")
+	<-c.closed
+	assert.Equal(t, websocket.StatusNormalClosure, c.code)
+	assert.Equal(t, "WORKER_SHUTDOWN", c.reason)
+}
+
+func TestAStepThatFinishesWithinTheShutdownTimeoutIsRepliedTo(t *testing.T) {
+	h := newHarness(t, nil, Options{ShutdownTimeout: 10 * time.Second})
+	c := h.g.conn()
+	c.send(pb.GatewayMessageType_GATEWAY_EXECUTOR_REQUEST, request("req-1", "app-slow", callPayload(t, nil)))
+	c.next(pb.GatewayMessageType_WORKER_REQUEST_ACK)
+	<-h.slowStarted
+
+	h.cancel()
+	c.next(pb.GatewayMessageType_WORKER_PAUSE)
+	time.Sleep(200 * time.Millisecond)
+	close(h.release)
+	r := decodeReply(t, c.next(pb.GatewayMessageType_WORKER_REPLY))
+	assert.Equal(t, "req-1", r.RequestId)
+	assert.Equal(t, pb.SDKResponseStatus_NOT_COMPLETED, r.Status, "the step's result, reported")
+	assert.Contains(t, string(r.Body), `"finished"`)
+	ackReply(c, "req-1")
+	assert.NoError(t, h.waitRun(10*time.Second))
+	select {
+	case <-h.slowCancelled:
+		t.Error("a step that finished in time was cancelled")
+	default:
+	}
+}
+
+func TestAReplyProducedBeforeTheShutdownTimeoutIsDeliveredWhenOthersAreAbandoned(t *testing.T) {
+	h := newHarness(t, nil, Options{ShutdownTimeout: 300 * time.Millisecond})
+	c := h.g.conn()
+	c.send(pb.GatewayMessageType_GATEWAY_EXECUTOR_REQUEST, request("req-slow", "app-slow", callPayload(t, nil)))
+	c.next(pb.GatewayMessageType_WORKER_REQUEST_ACK)
+	<-h.slowStarted
+	c.send(pb.GatewayMessageType_GATEWAY_EXECUTOR_REQUEST, request("req-done", "app-flow", callPayload(t, nil)))
+	r := decodeReply(t, c.next(pb.GatewayMessageType_WORKER_REPLY))
+	require.Equal(t, "req-done", r.RequestId) // and the gateway never acknowledges it
+
+	h.cancel()
+	err := h.waitRun(15 * time.Second)
+	require.ErrorIs(t, err, ErrShutdownTimeout)
+	assert.Contains(t, err.Error(), "abandoned 1: req-slow")
+	assert.NotContains(t, err.Error(), "req-done")
+	h.g.mu.Lock()
+	defer h.g.mu.Unlock()
+	var flushed []string
+	for _, f := range h.g.flushed {
+		flushed = append(flushed, f.RequestId)
+	}
+	assert.Contains(t, flushed, "req-done", "the unacknowledged reply went through the flush API before Run returned")
+}
+
+func TestTheShutdownErrorNamesTheFirstAbandonedCallsAndLogsAll(t *testing.T) {
+	var logs logBuffer
+	w := newWorker(&config{concurrency: 1, shutdown: time.Second, log: slog.New(slog.NewTextHandler(&logs, nil))}, nil)
+	for i := range 25 {
+		id := fmt.Sprintf("req-%02d", i)
+		w.leases.set(id, &lease{req: request(id, "app-slow", nil)})
+	}
+	err := w.abandon()
+	require.ErrorIs(t, err, ErrShutdownTimeout)
+	assert.Contains(t, err.Error(), "abandoned 25: req-00, req-01,")
+	assert.Contains(t, err.Error(), "req-19 and 5 more (see the log)")
+	assert.NotContains(t, err.Error(), "req-20")
+	assert.Equal(t, 25, strings.Count(logs.String(), "abandoned a call"))
+	assert.Contains(t, logs.String(), "request_id=req-24")
+	assert.Error(t, w.calls.Err(), "the calls' context is cancelled")
 }

@@ -5,4 +5,4 @@
 //	go generate ./internal/connectpb
 package connectpb
 
-//go:generate protoc --go_out=. --go_opt=paths=source_relative connect.proto
+//go:generate protoc -I ../../.. --go_out=../../.. --go_opt=paths=source_relative connect/internal/connectpb/connect.proto
