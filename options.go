@@ -136,7 +136,11 @@ type BatchEvents struct {
 }
 
 // Priority sets a run's priority with the CEL expression Run, which
-// evaluates to a number of seconds from -600 to 600.
+// evaluates to an integer number of seconds: a run whose factor is higher
+// goes ahead of runs queued less than that much before it, and a negative
+// factor holds the run back that long. Inngest's documentation gives the
+// range -600 to 600; the server clamps the factor to ±12 hours, and takes
+// a non-integer result as 0.
 type Priority struct {
 	Run string
 }
