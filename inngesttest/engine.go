@@ -49,6 +49,9 @@ type Engine struct {
 	ai        *http.Client // step.Infer's requests; nil means http.DefaultClient
 	trace     func(Call)
 	flow      flowState
+	conc      concState
+	// callDuration is WithCallDuration's function, or nil.
+	callDuration callDurationFunc
 
 	// signingKey is the key the engine signs its requests with, and
 	// bearer the token it accepts from the apps; both are empty when it

@@ -142,6 +142,12 @@ const (
 	EntryCompleted EntryKind = "completed"
 	EntryFailed    EntryKind = "failed"
 	EntryCancelled EntryKind = "cancelled"
+	// EntryConcurrency: a call waited for a slot of a concurrency limit
+	// (Delay: for how long; Detail: the limit it waited behind).
+	EntryConcurrency EntryKind = "concurrency"
+	// EntryPriority: the run's negative priority held a call back
+	// (Delay: for how long).
+	EntryPriority EntryKind = "priority"
 )
 
 // Entry is one thing that happened to a run.
@@ -225,6 +231,12 @@ type Run struct {
 	pauses           map[string]*pause
 	invokedBy        *pause // the parent's invoke step, for an invoked run
 	correlationID    string
+	// priority is the run's priority factor in seconds; conc the
+	// concurrency limits its calls take slots of; throttleKey its
+	// throttle's key, while its start waits for the throttle.
+	priority    int64
+	conc        []concSlot
+	throttleKey string
 }
 
 // ID returns the run's ID (a ULID).
