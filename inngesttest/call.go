@@ -138,6 +138,8 @@ type response struct {
 	// attempt is the call's attempt as sent, before any checkpoint
 	// during the call reset it.
 	attempt int
+	// took is the call's virtual duration (WithCallDuration).
+	took time.Duration
 }
 
 // call makes call it: it builds and signs the request, hands it to the
@@ -210,6 +212,7 @@ func (e *Engine) call(it *item) {
 	start := e.now
 	step := stepRan(it, res)
 	d := e.callDurationOf(r, step)
+	res.took = d
 	e.conc.spans = append(e.conc.spans, CallSpan{Run: r, Step: step, Start: start, End: start.Add(d)})
 	if d == 0 {
 		e.release(it)

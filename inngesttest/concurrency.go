@@ -337,12 +337,13 @@ func (e *Engine) noteBlocked() {
 		if w.waitedOn != "" || w.run.done() {
 			continue
 		}
+		var full []string
 		for _, s := range w.run.conc {
 			if e.conc.inUse[s.id] >= s.limit {
-				w.waitedOn = s.desc
-				break
+				full = append(full, s.desc)
 			}
 		}
+		w.waitedOn = strings.Join(full, " and ")
 	}
 }
 
@@ -418,15 +419,18 @@ func (e *Engine) CallSpans(fn Function) []CallSpan {
 	return out
 }
 
-// MaxConcurrent returns the most spans in progress at one instant. A
-// span ends before one that starts at its end, and a span of no duration
-// overlaps nothing.
+// MaxConcurrent returns the most spans in progress at once, given the
+// spans in the order the calls were made (as CallSpans returns them): a
+// call overlaps those made before it that had not ended when it started.
+// A call that ends at an instant ends before one that starts then, and a
+// call of no duration overlaps only the calls in progress when it is
+// made.
 func MaxConcurrent(spans []CallSpan) int {
 	most := 0
-	for _, s := range spans {
-		n := 0
-		for _, o := range spans {
-			if !o.Start.After(s.Start) && s.Start.Before(o.End) || o == s {
+	for i, s := range spans {
+		n := 1
+		for _, o := range spans[:i] {
+			if !o.Start.After(s.Start) && s.Start.Before(o.End) {
 				n++
 			}
 		}

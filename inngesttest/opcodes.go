@@ -53,7 +53,7 @@ func parseOps(body []byte) ([]opcode, error) {
 // handleResponse applies the SDK's answer to call it.
 func (e *Engine) handleResponse(it *item, res response, detail string) {
 	r := it.run
-	entry := Entry{Kind: EntryCall, Step: r.stepLabel(it.stepID), Attempt: res.attempt, Status: res.status}
+	entry := Entry{Kind: EntryCall, Step: r.stepLabel(it.stepID), Attempt: res.attempt, Status: res.status, Delay: res.took}
 	join := func(s string) string {
 		if detail == "" {
 			return s

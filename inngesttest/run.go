@@ -130,7 +130,7 @@ type EntryKind string
 // Timeline entry kinds.
 const (
 	EntryStarted   EntryKind = "started"    // the run was created
-	EntryCall      EntryKind = "call"       // a request to the SDK and its answer
+	EntryCall      EntryKind = "call"       // a request to the SDK and its answer, logged when the answer is applied (Delay: the call's virtual duration, see WithCallDuration)
 	EntryStep      EntryKind = "step"       // a step finished (Detail: its result or error)
 	EntryStepError EntryKind = "step.error" // a step attempt failed and will be retried
 	EntryRetry     EntryKind = "retry"      // the call failed and will be made again after Delay, as attempt Attempt
@@ -337,7 +337,8 @@ func (r *Run) EndedAt() time.Time {
 
 // Elapsed returns the virtual time the run took: from its start to its
 // end, or to now while it runs. Sleeps, waits and retry delays add to
-// it; calls take no virtual time.
+// it; calls take no virtual time unless WithCallDuration gives them
+// some.
 func (r *Run) Elapsed() time.Duration {
 	r.e.mu.Lock()
 	defer r.e.mu.Unlock()
