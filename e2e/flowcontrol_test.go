@@ -600,10 +600,16 @@ func mostAtOnce(spans []workSpan, key string) int {
 
 // A limit of 2 for the function and of 1 per key, the work taking
 // 1.5 s: a's second run waits for its first, c waits for a slot of the
-// function's two, and a's second goes first, being older (the Inngest
-// server's pkg/execution/queue/constraints.go, the backlog's constraints;
-// pkg/constraintapi/lua/acquire.lua, the slots; QueueItem.Score in
-// pkg/execution/queue/item.go, the order).
+// function's two (the Inngest server's pkg/execution/queue/constraints.go,
+// the backlog's constraints; pkg/constraintapi/lua/acquire.lua, the
+// slots). On the engine a's second goes first, being older
+// (QueueItem.Score in pkg/execution/queue/item.go). The server's queue
+// looks at a function's held-back work again only after a delay
+// (PartitionConcurrencyLimitRequeueExtension in
+// pkg/execution/queue/consts.go) and its calls take real time, so
+// which key goes first there varies from run to run: the runs of one
+// key go in the same order, and as many run at once, in all and per
+// key.
 func TestConcurrencyAgreesWithEngine(t *testing.T) {
 	t.Parallel()
 	tg := needServer(t)
@@ -617,6 +623,7 @@ func TestConcurrencyAgreesWithEngine(t *testing.T) {
 			{at: 400 * time.Millisecond, events: []flowEvent{{"a", 2}}},
 			{at: 800 * time.Millisecond, events: []flowEvent{{"b", 3}}},
 			{at: 1200 * time.Millisecond, events: []flowEvent{{"c", 4}}},
+			{at: 1600 * time.Millisecond, events: []flowEvent{{"a", 5}}},
 		},
 	}
 	engine, server := sc.run(t, tg)
@@ -625,11 +632,26 @@ func TestConcurrencyAgreesWithEngine(t *testing.T) {
 		{3, "b", 800 * time.Millisecond, 2300 * time.Millisecond},
 		{2, "a", 1500 * time.Millisecond, 3000 * time.Millisecond},
 		{4, "c", 2300 * time.Millisecond, 3800 * time.Millisecond},
+		{5, "a", 3000 * time.Millisecond, 4500 * time.Millisecond},
 	}, engine)
-	require.Equal(t, workOrder(engine), workOrder(server))
+	require.ElementsMatch(t, workOrder(engine), workOrder(server))
+	for _, key := range []string{"a", "b", "c"} {
+		require.Equal(t, workOrder(ofKey(engine, key)), workOrder(ofKey(server, key)), "key %q", key)
+	}
 	for _, key := range []string{"", "a"} {
 		require.Equal(t, mostAtOnce(engine, key), mostAtOnce(server, key), "key %q", key)
 	}
+}
+
+// ofKey is the spans of one key.
+func ofKey(spans []workSpan, key string) []workSpan {
+	var out []workSpan
+	for _, s := range spans {
+		if s.key == key {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Behind a limit of 1, the runs held back while the first works start by
@@ -645,7 +667,9 @@ func TestPriorityAgreesWithEngine(t *testing.T) {
 			Concurrency: []inngest.Concurrency{{Limit: 1}},
 			Priority:    &inngest.Priority{Run: `event.data.key == "high" ? 60 : (event.data.key == "mid" ? 30 : 0)`},
 		},
-		work: 2 * time.Second,
+		// Long enough for the other three to be queued on the server
+		// before the first's work is done.
+		work: 3 * time.Second,
 		sends: []flowSend{
 			{at: 0, events: []flowEvent{{"low", 0}}},
 			{at: 400 * time.Millisecond, events: []flowEvent{{"low", 1}}},
