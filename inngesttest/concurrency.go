@@ -452,7 +452,7 @@ func (e *Engine) RequireMaxConcurrent(t testing.TB, fn Function, k int) {
 			b.WriteString("\n  ")
 			b.WriteString(s.String())
 		}
-		t.Fatalf("inngesttest: %s: want at most %d call(s) at once, reached exactly %d; calls:%s", e.fullID(fn), k, got, b.String())
+		t.Fatalf("inngesttest: %s: want at most %d call(s) in progress at once, and that many at some point; got at most %d; calls:%s", e.fullID(fn), k, got, b.String())
 	}
 }
 

@@ -371,8 +371,36 @@ func TestRequireMaxConcurrentMessage(t *testing.T) {
 	eng.Wait()
 	eng.RequireMaxConcurrent(t, fn, 3)
 	msg := failure(t, func(tb testing.TB) { eng.RequireMaxConcurrent(tb, fn, 2) })
-	require.Contains(t, msg, "shop-free: want at most 2 call(s) at once, reached exactly 3")
+	require.Contains(t, msg, "shop-free: want at most 2 call(s) in progress at once, and that many at some point; got at most 3")
 	require.Contains(t, msg, " work")
 	msg = failure(t, func(tb testing.TB) { eng.RequireMaxConcurrent(tb, fn, 4) })
-	require.Contains(t, msg, "reached exactly 3")
+	require.Contains(t, msg, "want at most 4 call(s)")
+}
+
+// Scope account counts the runs of every app's functions with the same
+// key expression and value (InProgressLeasesKey in the Inngest server's
+// pkg/constraintapi/constraints.go, keyed by the account); a limit of 0
+// is no limit (a function limit of 0 is left out of the constraints,
+// constraintItemsFromBacklog in pkg/execution/queue/constraints.go).
+func TestConcurrencyAccountScopeAndNoLimit(t *testing.T) {
+	eng := inngesttest.New(t, perStep(time.Second))
+	newApp := func(id string) *inngest.Client {
+		c, err := inngest.NewClient(inngest.ClientOpts{AppID: id, Mode: inngest.ModeDev, HTTPClient: eng.HTTPClient(), Logger: quiet})
+		require.NoError(t, err)
+		return c
+	}
+	shop, billing := newApp("shop"), newApp("billing")
+	opts := func(id string) inngest.FunctionOpts {
+		return inngest.FunctionOpts{ID: id, Concurrency: []inngest.Concurrency{{Limit: 0}, {Limit: 1, Key: "event.data.key", Scope: inngest.ScopeAccount}}}
+	}
+	a := must(inngest.CreateFunction(shop, opts("sync"), inngest.EventTrigger("acct/x", nil), work("work")))
+	b := must(inngest.CreateFunction(billing, opts("sync"), inngest.EventTrigger("acct/x", nil), work("work")))
+	eng.Register(shop)
+	eng.Register(billing)
+	t0 := eng.Now()
+	eng.Send(evt("acct/x", keyed{Key: "k", N: 1}), evt("acct/x", keyed{Key: "k", N: 2}))
+	eng.Wait()
+	// One at a time across both apps, in the order the runs came.
+	require.Equal(t, []span{{1, "work", 0}, {2, "work", 2 * time.Second}}, stepSpans(t, eng, a, t0))
+	require.Equal(t, []span{{1, "work", time.Second}, {2, "work", 3 * time.Second}}, stepSpans(t, eng, b, t0))
 }

@@ -237,7 +237,8 @@ func (e *Engine) Run(fn Function, evt inngest.Event[any], opts ...RunOption) *Ru
 
 // Start starts a run of fn, as Run does, and drives the engine until
 // nothing more happens at the current virtual time: the run has ended or
-// is paused (sleeping, waiting, retrying later).
+// is paused (sleeping, waiting, retrying later), or its call takes
+// virtual time (WithCallDuration) or waits for capacity.
 func (e *Engine) Start(fn Function, evt inngest.Event[any], opts ...RunOption) *Run {
 	e.t.Helper()
 	e.mu.Lock()
