@@ -273,7 +273,7 @@ func (e *Engine) admitWaiting() {
 			if best != nil && (w.score() > best.score() || w.score() == best.score() && w.order > best.order) {
 				continue
 			}
-			if ok, _ := e.capacity(w, false); ok {
+			if e.capacity(w, false) {
 				best = w
 			}
 		}
@@ -290,22 +290,20 @@ func (e *Engine) admitWaiting() {
 
 // capacity reports whether call it may be made now. With commit, it
 // takes the throttle's capacity and logs why the call waited.
-func (e *Engine) capacity(it *item, commit bool) (bool, string) {
+func (e *Engine) capacity(it *item, commit bool) bool {
 	r := it.run
 	for _, s := range r.conc {
 		if e.conc.inUse[s.id] >= s.limit {
-			return false, s.desc
+			return false
 		}
 	}
-	if r.throttleKey != "" && r.calls == 0 {
-		if ok := e.throttleAdmits(it, commit); !ok {
-			return false, "throttle"
-		}
+	if r.throttleKey != "" && r.calls == 0 && !e.throttleAdmits(it, commit) {
+		return false
 	}
 	if commit && it.heldAt.Before(e.now) && len(r.conc) > 0 && it.waitedOn != "" {
 		r.log(Entry{Kind: EntryConcurrency, Step: r.stepLabel(it.stepID), Delay: e.now.Sub(it.heldAt), Detail: "queued behind concurrency " + it.waitedOn})
 	}
-	return true, ""
+	return true
 }
 
 // take gives call it a slot of each of its run's limits.
