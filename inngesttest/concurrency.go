@@ -470,9 +470,20 @@ func (e *Engine) throttleKeyOf(r *Run, th *throttleDef) string {
 	return key
 }
 
-// throttleAdmits reports whether r's throttle has capacity for its start
-// now; with commit it takes it. Without capacity it arranges for the
-// waiting calls to be looked at again when the throttle has some.
+// throttleAdmits reports whether the throttle of call it's run has
+// capacity for the run's start now; with commit it takes it. Without
+// capacity it arranges for the held calls to be looked at again when the
+// throttle has some.
+//
+// As the Inngest server does it: the throttle applies to a run's start
+// item only (pkg/execution/executor/executor.go sets the queue item's
+// Throttle for queue.KindStart), keyed by the function or by the key
+// expression's value (pkg/execution/queue/item.go, GetThrottleConfig),
+// with a period in whole seconds; the queue leases the item when the
+// GCRA of pkg/constraintapi/lua/acquire.lua and helper/gcra.lua, called
+// with a burst of limit+burst-1, has capacity: limit+burst starts at
+// once, then one every period/limit. Held-back starts go in the order of
+// the queue's score: by creation, or by priority.
 func (e *Engine) throttleAdmits(it *item, commit bool) bool {
 	r := it.run
 	th := r.fn.flow.throttle

@@ -457,17 +457,6 @@ func (e *Engine) singleton(f *fnDef, sg *singletonDef, raw json.RawMessage) (str
 	return key, true
 }
 
-// The throttle (throttleAdmits) follows the Inngest server: it applies
-// to a run's start item only (pkg/execution/executor/executor.go sets
-// the queue item's Throttle for queue.KindStart), keyed by the function
-// or by the key expression's value (pkg/execution/queue/item.go,
-// GetThrottleConfig), with a period in whole seconds; the queue leases
-// the item when the GCRA of pkg/constraintapi/lua/acquire.lua and
-// helper/gcra.lua, called with a burst of limit+burst-1, has capacity:
-// limit+burst starts at once, then one every period/limit. Held-back
-// runs start in the order of the queue's score: by their creation, or
-// by priority.
-
 func (e *Engine) skip(f *fnDef, raw json.RawMessage, reason SkipReason, detail string) {
 	e.flow.skips = append(e.flow.skips, Skip{Function: f.ID, Event: raw, At: e.now, Reason: reason, Detail: detail})
 }
