@@ -404,3 +404,54 @@ func TestConcurrencyAccountScopeAndNoLimit(t *testing.T) {
 	require.Equal(t, []span{{1, "work", 0}, {2, "work", 2 * time.Second}}, stepSpans(t, eng, a, t0))
 	require.Equal(t, []span{{1, "work", time.Second}, {2, "work", 3 * time.Second}}, stepSpans(t, eng, b, t0))
 }
+
+// A run a concurrency limit holds back has not started: its start
+// timeout cancels it (handleEagerCancelStartTimeout in the Inngest
+// server's pkg/execution/executor/service.go), and the runs behind it
+// move up.
+func TestConcurrencyHeldRunStartTimeout(t *testing.T) {
+	eng := inngesttest.New(t, perStep(10*time.Second))
+	c := newClient(t, eng)
+	fn := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "prompt", Concurrency: []inngest.Concurrency{{Limit: 1}}, Timeouts: &inngest.Timeouts{Start: 5 * time.Second}},
+		inngest.EventTrigger("shop/s", nil), work("work")))
+	eng.Register(c)
+	t0 := eng.Now()
+	eng.Send(evt("shop/s", keyed{N: 1}), evt("shop/s", keyed{N: 2}))
+	eng.Advance(6 * time.Second)
+	eng.Send(evt("shop/s", keyed{N: 3}))
+	eng.Wait()
+	runs := eng.RequireRuns(t, fn, 3)
+	runs[0].RequireOutput(t, 1)
+	runs[1].RequireCancelled(t)
+	require.Zero(t, runs[1].Calls())
+	require.Equal(t, t0.Add(5*time.Second), runs[1].EndedAt())
+	runs[2].RequireOutput(t, 3)
+	require.Equal(t, []span{{1, "work", 0}, {3, "work", 10 * time.Second}}, stepSpans(t, eng, fn, t0))
+}
+
+// The limit counts steps, not runs: a run's parallel steps are queue
+// items of their own, each needing a slot (the constraints apply to
+// every item of a backlog, pkg/execution/queue/constraints.go), so one
+// run with three parallel steps and a limit of 2 runs two at once.
+func TestConcurrencyCountsParallelSteps(t *testing.T) {
+	eng := inngesttest.New(t, perStep(time.Second))
+	c := newClient(t, eng)
+	fn := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "fan", Concurrency: []inngest.Concurrency{{Limit: 2}}},
+		inngest.EventTrigger("shop/fan", nil), func(ctx context.Context, in inngest.Input[keyed]) (any, error) {
+			g := step.NewGroup(ctx)
+			for _, id := range []string{"p1", "p2", "p3"} {
+				g.Go(func(ctx context.Context) error {
+					_, err := step.Run(ctx, id, func(context.Context) (int, error) { return 1, nil })
+					return err
+				})
+			}
+			return nil, g.Wait()
+		}))
+	eng.Register(c)
+	t0 := eng.Now()
+	run := eng.Run(fn, evt("shop/fan", keyed{N: 7}))
+	run.RequireCompleted(t)
+	require.Equal(t, []span{{7, "p1", 0}, {7, "p2", 0}, {7, "p3", time.Second}}, stepSpans(t, eng, fn, t0))
+	eng.RequireMaxConcurrent(t, fn, 2)
+	require.Equal(t, time.Second, entry(t, run, inngesttest.EntryConcurrency).Delay)
+}
