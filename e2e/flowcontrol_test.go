@@ -467,6 +467,8 @@ type workScenario struct {
 	opts  inngest.FunctionOpts
 	sends []flowSend
 	work  time.Duration
+	// nap, when set, makes each run sleep for nap before its work.
+	nap time.Duration
 }
 
 // workSpan is when a run's work ran, from the scenario's start.
@@ -477,14 +479,22 @@ type workSpan struct {
 }
 
 // run runs the scenario on the engine and on the server and returns the
-// work spans of each, in the order the work began.
-func (sc workScenario) run(t *testing.T, tg target) (engine, server []workSpan) {
+// work spans of each, in the order the work began, and when each run's
+// first call came, by data.n.
+func (sc workScenario) run(t *testing.T, tg target) (engine, server []workSpan, entered [2]map[int]time.Duration) {
 	t.Helper()
 	opts := sc.opts
 	opts.ID = "work"
-	// body runs the step "work", whose body calls do.
-	body := func(do func(flowEvent)) func(context.Context, inngest.Input[flowEvent]) (any, error) {
+	// body sleeps for the nap, then runs the step "work", whose body
+	// calls do; enter is called on each call.
+	body := func(enter, do func(flowEvent)) func(context.Context, inngest.Input[flowEvent]) (any, error) {
 		return func(ctx context.Context, in inngest.Input[flowEvent]) (any, error) {
+			enter(in.Event.Data)
+			if sc.nap > 0 {
+				if err := step.Sleep(ctx, "nap", sc.nap); err != nil {
+					return nil, err
+				}
+			}
 			return step.Run(ctx, "work", func(ctx context.Context) (int, error) {
 				do(in.Event.Data)
 				return in.Event.Data.N, nil
@@ -501,7 +511,7 @@ func (sc workScenario) run(t *testing.T, tg target) (engine, server []workSpan) 
 	}))
 	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "flow", Mode: inngest.ModeDev, HTTPClient: eng.HTTPClient()})
 	require.NoError(t, err)
-	fn, err := inngest.CreateFunction(c, opts, inngest.EventTrigger("flow/go", nil), body(func(flowEvent) {}))
+	fn, err := inngest.CreateFunction(c, opts, inngest.EventTrigger("flow/go", nil), body(func(flowEvent) {}, func(flowEvent) {}))
 	require.NoError(t, err)
 	eng.Register(c)
 	start := eng.Now()
@@ -512,14 +522,18 @@ func (sc workScenario) run(t *testing.T, tg target) (engine, server []workSpan) 
 		}
 	}
 	eng.Wait()
+	entered = [2]map[int]time.Duration{{}, {}}
 	for _, s := range eng.CallSpans(fn) {
-		if s.Step != "work" {
-			continue
-		}
 		var ev struct {
 			Data flowEvent `json:"data"`
 		}
 		require.NoError(t, json.Unmarshal(s.Run.Event(), &ev))
+		if _, ok := entered[0][ev.Data.N]; !ok {
+			entered[0][ev.Data.N] = s.Start.Sub(start)
+		}
+		if s.Step != "work" {
+			continue
+		}
 		engine = append(engine, workSpan{n: ev.Data.N, key: ev.Data.Key, start: s.Start.Sub(start), end: s.End.Sub(start)})
 	}
 	for _, r := range eng.RunsOf(fn) {
@@ -531,7 +545,14 @@ func (sc workScenario) run(t *testing.T, tg target) (engine, server []workSpan) 
 	var mu sync.Mutex
 	var t0 time.Time
 	ran := map[int]bool{}
-	_, err = inngest.CreateFunction(a.Client, opts, inngest.EventTrigger(a.event("go"), nil), body(func(ev flowEvent) {
+	enter := func(ev flowEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, ok := entered[1][ev.N]; !ok {
+			entered[1][ev.N] = time.Since(t0)
+		}
+	}
+	_, err = inngest.CreateFunction(a.Client, opts, inngest.EventTrigger(a.event("go"), nil), body(enter, func(ev flowEvent) {
 		mu.Lock()
 		begin := time.Since(t0)
 		dup := ran[ev.N]
@@ -565,9 +586,10 @@ func (sc workScenario) run(t *testing.T, tg target) (engine, server []workSpan) 
 	defer mu.Unlock()
 	server = slices.Clone(server)
 	slices.SortStableFunc(server, func(a, b workSpan) int { return int(a.start - b.start) })
-	t.Logf("engine: %v", engine)
-	t.Logf("server: %v", server)
-	return engine, server
+	entered[1] = maps.Clone(entered[1])
+	t.Logf("engine: %v, first calls %v", engine, entered[0])
+	t.Logf("server: %v, first calls %v", server, entered[1])
+	return engine, server, entered
 }
 
 // workOrder is the runs' data.n in the order their work began.
@@ -626,7 +648,7 @@ func TestConcurrencyAgreesWithEngine(t *testing.T) {
 			{at: 1600 * time.Millisecond, events: []flowEvent{{"a", 5}}},
 		},
 	}
-	engine, server := sc.run(t, tg)
+	engine, server, _ := sc.run(t, tg)
 	require.Equal(t, []workSpan{
 		{1, "a", 0, 1500 * time.Millisecond},
 		{3, "b", 800 * time.Millisecond, 2300 * time.Millisecond},
@@ -677,7 +699,7 @@ func TestPriorityAgreesWithEngine(t *testing.T) {
 			{at: 1200 * time.Millisecond, events: []flowEvent{{"mid", 3}}},
 		},
 	}
-	engine, server := sc.run(t, tg)
+	engine, server, _ := sc.run(t, tg)
 	require.Equal(t, []int{0, 2, 3, 1}, workOrder(engine))
 	require.Equal(t, workOrder(engine), workOrder(server))
 	require.Equal(t, 1, mostAtOnce(engine, ""))
@@ -699,9 +721,37 @@ func TestNegativePriorityAgreesWithEngine(t *testing.T) {
 			{at: 400 * time.Millisecond, events: []flowEvent{{"now", 2}}},
 		},
 	}
-	engine, server := sc.run(t, tg)
+	engine, server, _ := sc.run(t, tg)
 	require.Equal(t, []workSpan{{2, "now", 400 * time.Millisecond, 600 * time.Millisecond}, {1, "late", 4 * time.Second, 4200 * time.Millisecond}}, engine)
 	require.Equal(t, workOrder(engine), workOrder(server))
 	// Generous: the server holds the late run back for most of its 4 s.
 	require.Greater(t, server[1].start, 3*time.Second, "the late run's work on the server")
+}
+
+// A sleeping run holds no slot: behind a limit of 1, with each run
+// sleeping 3 s before 1.5 s of work, the second run makes its first call
+// and sleeps while the first sleeps, before the first works; then their
+// work goes one at a time (the Inngest server's queue leases a sleep's
+// item only when it is due: pkg/execution/queue/item.go, KindSleep).
+func TestSleepHoldsNoSlotAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := workScenario{
+		opts: inngest.FunctionOpts{Concurrency: []inngest.Concurrency{{Limit: 1}}},
+		work: 1500 * time.Millisecond,
+		nap:  3 * time.Second,
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}}},
+			{at: 400 * time.Millisecond, events: []flowEvent{{"a", 2}}},
+		},
+	}
+	engine, server, entered := sc.run(t, tg)
+	require.Equal(t, []workSpan{
+		{1, "a", 3 * time.Second, 4500 * time.Millisecond},
+		{2, "a", 4500 * time.Millisecond, 6 * time.Second},
+	}, engine)
+	require.Equal(t, map[int]time.Duration{1: 0, 2: 400 * time.Millisecond}, entered[0])
+	require.Equal(t, workOrder(engine), workOrder(server))
+	require.Equal(t, 1, mostAtOnce(server, ""))
+	require.Less(t, entered[1][2], server[0].start, "the second run's first call comes while the first sleeps")
 }
