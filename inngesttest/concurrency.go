@@ -220,7 +220,7 @@ func (e *Engine) schedulePriority(r *Run) {
 // later than now, and does not take it before.
 func (e *Engine) priorityDelay(it *item) bool {
 	r := it.run
-	if r.priority >= 0 || !it.promotable() {
+	if it.factor() >= 0 || !it.promotable() {
 		return false
 	}
 	visible := r.started.Add(time.Duration(-r.priority) * time.Second)
@@ -240,10 +240,21 @@ func (e *Engine) priorityDelay(it *item) bool {
 // pkg/execution/queue/item.go).
 func (it *item) promotable() bool { return !it.due.After(it.enqueued.Add(2 * time.Second)) }
 
+// factor is the call's priority factor in seconds: its run's, except
+// for the call after a sleep, whose item (KindSleep) has none
+// (Item.GetPriorityFactor, pkg/execution/queue/item.go, counts it for
+// KindStart, KindEdge and KindEdgeError only).
+func (it *item) factor() int64 {
+	if it.sleep {
+		return 0
+	}
+	return it.run.priority
+}
+
 // score is the call's place in the queue, in Unix milliseconds.
 func (it *item) score() int64 {
 	if it.promotable() {
-		return it.run.started.UnixMilli() - it.run.priority*1000
+		return it.run.started.UnixMilli() - it.factor()*1000
 	}
 	return it.due.UnixMilli()
 }

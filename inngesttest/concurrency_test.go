@@ -455,3 +455,40 @@ func TestConcurrencyCountsParallelSteps(t *testing.T) {
 	eng.RequireMaxConcurrent(t, fn, 2)
 	require.Equal(t, time.Second, entry(t, run, inngesttest.EntryConcurrency).Delay)
 }
+
+// The call after a sleep is the sleep's queue item, which carries no
+// priority factor (Item.GetPriorityFactor in the Inngest server's
+// pkg/execution/queue/item.go counts it for start and edge items only):
+// it is scored by its run's start alone, so a high-priority run's step
+// after a sleep does not pass an older low-priority run's, though its
+// first step did.
+func TestPriorityNotOnTheCallAfterASleep(t *testing.T) {
+	eng := inngesttest.New(t, perStep(10*time.Second))
+	c := newClient(t, eng)
+	fn := must(inngest.CreateFunction(c, inngest.FunctionOpts{ID: "prio", Concurrency: []inngest.Concurrency{{Limit: 1}}, Priority: &inngest.Priority{Run: priorityByKey}},
+		inngest.EventTrigger("shop/p", nil), func(ctx context.Context, in inngest.Input[keyed]) (any, error) {
+			if _, err := step.Run(ctx, "one", func(context.Context) (int, error) { return 1, nil }); err != nil {
+				return nil, err
+			}
+			if err := step.Sleep(ctx, "nap", time.Second); err != nil {
+				return nil, err
+			}
+			return step.Run(ctx, "two", func(context.Context) (int, error) { return 2, nil })
+		}))
+	eng.Register(c)
+	t0 := eng.Now()
+	eng.Send(evt("shop/p", keyed{Key: "low", N: 1}))
+	eng.Advance(500 * time.Millisecond)
+	eng.Send(evt("shop/p", keyed{Key: "low", N: 2}))
+	eng.Advance(500 * time.Millisecond)
+	eng.Send(evt("shop/p", keyed{Key: "high", N: 3}))
+	eng.Wait()
+	require.Equal(t, []span{
+		{1, "one", 0},
+		{3, "one", 10 * time.Second}, // ahead of runs 1 and 2, by 60 s of priority
+		{2, "one", 20 * time.Second},
+		{1, "two", 30 * time.Second}, // ahead of run 3's call after its sleep, due since 21 s
+		{3, "two", 40 * time.Second},
+		{2, "two", 50 * time.Second},
+	}, stepSpans(t, eng, fn, t0))
+}

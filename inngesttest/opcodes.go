@@ -382,7 +382,7 @@ func (e *Engine) callError(it *item, status int, hdr http.Header, body []byte) {
 func (e *Engine) enqueueCall(r *Run, stepID string) {
 	r.outstanding++
 	e.conc.order++
-	e.push(&item{due: e.now, first: e.now, enqueued: e.now, order: e.conc.order, kind: itemCall, run: r, stepID: stepID, jobID: e.ids.jobID()})
+	e.push(&item{due: e.now, first: e.now, enqueued: e.now, order: e.conc.order, sleep: r.afterSleep, kind: itemCall, run: r, stepID: stepID, jobID: e.ids.jobID()})
 }
 
 // threadDone ends one of r's threads (a call or a pause). When none is

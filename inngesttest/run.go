@@ -237,6 +237,8 @@ type Run struct {
 	priority    int64
 	conc        []concSlot
 	throttleKey string
+	// afterSleep is set while a sleep's end queues the run's next call.
+	afterSleep bool
 }
 
 // ID returns the run's ID (a ULID).

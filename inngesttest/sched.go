@@ -46,8 +46,11 @@ type item struct {
 	// for capacity, waitedOn the concurrency limit it waited behind and
 	// throttleWake when its throttle has capacity again. slots are the
 	// concurrency slots it holds while it is made.
-	enqueued     time.Time
-	order        uint64
+	enqueued time.Time
+	order    uint64
+	// sleep marks the call after a sleep: on the server, the sleep's
+	// queue item, which carries no priority factor.
+	sleep        bool
 	heldAt       time.Time
 	waitedOn     string
 	throttleWake time.Time
