@@ -214,8 +214,9 @@
 //     A call that waited has an EntryConcurrency entry; CallSpans and
 //     RequireMaxConcurrent say how many calls ran at once.
 //   - Priority.Run, an integer clamped to ±12 hours, moves a run's calls
-//     ahead by that many seconds among the calls a concurrency limit or
-//     a throttle holds back; a negative priority holds the run's calls
+//     (not the call after a sleep, whose queue item carries no factor on
+//     the server) ahead by that many seconds among the calls a
+//     concurrency limit or a throttle holds back; a negative priority holds the run's calls
 //     until that long after its start (an EntryPriority entry), as the
 //     server's queue scores them. An expression that gives a double,
 //     such as a number read from the event, gives no priority.
