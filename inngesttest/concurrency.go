@@ -159,7 +159,7 @@ const (
 	priorityMax = 12 * 60 * 60
 )
 
-// schedulePriority evaluates r's priority factor and the keys of its
+// scheduleConstraints evaluates r's priority factor and the keys of its
 // concurrency limits on its event, as the server does when it schedules
 // the run.
 //
@@ -167,7 +167,7 @@ const (
 // expression must give an integer (a double, such as a JSON number read
 // from the event, does not count), clamped to ±12 hours; any other
 // value, or an error, leaves the factor 0.
-func (e *Engine) schedulePriority(r *Run) {
+func (e *Engine) scheduleConstraints(r *Run) {
 	f := r.fn
 	if src := f.flow.priority; src != "" {
 		v, _, err := e.keyValue(src, r.event)
