@@ -454,3 +454,304 @@ func TestCancelTimeoutAgreesWithEngine(t *testing.T) {
 	require.Equal(t, []int{1}, engine)
 	require.Equal(t, engine, server)
 }
+
+// The concurrency and priority scenarios: each run does one step, "work",
+// which takes work on the server (a real sleep) and as long on the
+// engine's virtual clock (WithCallDuration). They compare the order in
+// which the runs' work began and how many ran at once, in all and per
+// key; the server's queue looks at held-back work again only from time
+// to time, so its times are later than the engine's and are only
+// logged.
+
+type workScenario struct {
+	opts  inngest.FunctionOpts
+	sends []flowSend
+	work  time.Duration
+	// nap, when set, makes each run sleep for nap before its work.
+	nap time.Duration
+}
+
+// workSpan is when a run's work ran, from the scenario's start.
+type workSpan struct {
+	n          int
+	key        string
+	start, end time.Duration
+}
+
+// run runs the scenario on the engine and on the server and returns the
+// work spans of each, in the order the work began, and when each run's
+// first call came, by data.n.
+func (sc workScenario) run(t *testing.T, tg target) (engine, server []workSpan, entered [2]map[int]time.Duration) {
+	t.Helper()
+	opts := sc.opts
+	opts.ID = "work"
+	// body sleeps for the nap, then runs the step "work", whose body
+	// calls do; enter is called on each call.
+	body := func(enter, do func(flowEvent)) func(context.Context, inngest.Input[flowEvent]) (any, error) {
+		return func(ctx context.Context, in inngest.Input[flowEvent]) (any, error) {
+			enter(in.Event.Data)
+			if sc.nap > 0 {
+				if err := step.Sleep(ctx, "nap", sc.nap); err != nil {
+					return nil, err
+				}
+			}
+			return step.Run(ctx, "work", func(ctx context.Context) (int, error) {
+				do(in.Event.Data)
+				return in.Event.Data.N, nil
+			})
+		}
+	}
+
+	// The engine, on its virtual clock.
+	eng := inngesttest.New(t, inngesttest.WithCallDuration(func(fn, stepID string) time.Duration {
+		if stepID == "work" {
+			return sc.work
+		}
+		return 0
+	}))
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "flow", Mode: inngest.ModeDev, HTTPClient: eng.HTTPClient()})
+	require.NoError(t, err)
+	fn, err := inngest.CreateFunction(c, opts, inngest.EventTrigger("flow/go", nil), body(func(flowEvent) {}, func(flowEvent) {}))
+	require.NoError(t, err)
+	eng.Register(c)
+	start := eng.Now()
+	for _, s := range sc.sends {
+		eng.Advance(start.Add(s.at).Sub(eng.Now()))
+		for _, ev := range s.events {
+			eng.Send(inngest.Event[any]{Name: "flow/go", Data: ev})
+		}
+	}
+	eng.Wait()
+	entered = [2]map[int]time.Duration{{}, {}}
+	for _, s := range eng.CallSpans(fn) {
+		var ev struct {
+			Data flowEvent `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(s.Run.Event(), &ev))
+		if _, ok := entered[0][ev.Data.N]; !ok {
+			entered[0][ev.Data.N] = s.Start.Sub(start)
+		}
+		if s.Step != "work" {
+			continue
+		}
+		engine = append(engine, workSpan{n: ev.Data.N, key: ev.Data.Key, start: s.Start.Sub(start), end: s.End.Sub(start)})
+	}
+	for _, r := range eng.RunsOf(fn) {
+		r.RequireCompleted(t)
+	}
+
+	// The server, in real time.
+	a := newApp(t, tg, appConfig{})
+	var mu sync.Mutex
+	var t0 time.Time
+	ran := map[int]bool{}
+	enter := func(ev flowEvent) {
+		mu.Lock()
+		defer mu.Unlock()
+		if _, ok := entered[1][ev.N]; !ok {
+			entered[1][ev.N] = time.Since(t0)
+		}
+	}
+	_, err = inngest.CreateFunction(a.Client, opts, inngest.EventTrigger(a.event("go"), nil), body(enter, func(ev flowEvent) {
+		mu.Lock()
+		begin := time.Since(t0)
+		dup := ran[ev.N]
+		ran[ev.N] = true
+		mu.Unlock()
+		time.Sleep(sc.work)
+		if dup {
+			return // a retried body; the first counts
+		}
+		mu.Lock()
+		server = append(server, workSpan{n: ev.N, key: ev.Key, start: begin, end: time.Since(t0)})
+		mu.Unlock()
+	}))
+	require.NoError(t, err)
+	a.sync()
+	mu.Lock()
+	t0 = time.Now()
+	mu.Unlock()
+	for _, s := range sc.sends {
+		time.Sleep(time.Until(t0.Add(s.at)))
+		for _, ev := range s.events {
+			a.send(a.event("go"), ev)
+		}
+	}
+	tg.eventually(t, fmt.Sprintf("%d run(s) to do their work", len(engine)), func() (bool, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(server) >= len(engine), fmt.Sprint(server)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	server = slices.Clone(server)
+	slices.SortStableFunc(server, func(a, b workSpan) int { return int(a.start - b.start) })
+	entered[1] = maps.Clone(entered[1])
+	t.Logf("engine: %v, first calls %v", engine, entered[0])
+	t.Logf("server: %v, first calls %v", server, entered[1])
+	return engine, server, entered
+}
+
+// workOrder is the runs' data.n in the order their work began.
+func workOrder(spans []workSpan) []int {
+	out := make([]int, len(spans))
+	for i, s := range spans {
+		out[i] = s.n
+	}
+	return out
+}
+
+// mostAtOnce is the most work spans in progress at one instant, of the
+// key given, or of all with "".
+func mostAtOnce(spans []workSpan, key string) int {
+	most := 0
+	for _, s := range spans {
+		if key != "" && s.key != key {
+			continue
+		}
+		n := 0
+		for _, o := range spans {
+			if (key == "" || o.key == key) && o.start <= s.start && s.start < o.end {
+				n++
+			}
+		}
+		most = max(most, n)
+	}
+	return most
+}
+
+// A limit of 2 for the function and of 1 per key, the work taking
+// 1.5 s: a's second run waits for its first, c waits for a slot of the
+// function's two (the Inngest server's pkg/execution/queue/constraints.go,
+// the backlog's constraints; pkg/constraintapi/lua/acquire.lua, the
+// slots). On the engine a's second goes first, being older
+// (QueueItem.Score in pkg/execution/queue/item.go). The server's queue
+// looks at a function's held-back work again only after a delay
+// (PartitionConcurrencyLimitRequeueExtension in
+// pkg/execution/queue/consts.go) and its calls take real time, so
+// which key goes first there varies from run to run: the runs of one
+// key go in the same order, and as many run at once, in all and per
+// key.
+func TestConcurrencyAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := workScenario{
+		opts: inngest.FunctionOpts{Concurrency: []inngest.Concurrency{{Limit: 2}, {Limit: 1, Key: "event.data.key"}}},
+		work: 1500 * time.Millisecond,
+		// 400 ms apart: the server does not keep the order of events
+		// sent close together.
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}}},
+			{at: 400 * time.Millisecond, events: []flowEvent{{"a", 2}}},
+			{at: 800 * time.Millisecond, events: []flowEvent{{"b", 3}}},
+			{at: 1200 * time.Millisecond, events: []flowEvent{{"c", 4}}},
+			{at: 1600 * time.Millisecond, events: []flowEvent{{"a", 5}}},
+		},
+	}
+	engine, server, _ := sc.run(t, tg)
+	require.Equal(t, []workSpan{
+		{1, "a", 0, 1500 * time.Millisecond},
+		{3, "b", 800 * time.Millisecond, 2300 * time.Millisecond},
+		{2, "a", 1500 * time.Millisecond, 3000 * time.Millisecond},
+		{4, "c", 2300 * time.Millisecond, 3800 * time.Millisecond},
+		{5, "a", 3000 * time.Millisecond, 4500 * time.Millisecond},
+	}, engine)
+	require.ElementsMatch(t, workOrder(engine), workOrder(server))
+	for _, key := range []string{"a", "b", "c"} {
+		require.Equal(t, workOrder(ofKey(engine, key)), workOrder(ofKey(server, key)), "key %q", key)
+	}
+	for _, key := range []string{"", "a"} {
+		require.Equal(t, mostAtOnce(engine, key), mostAtOnce(server, key), "key %q", key)
+	}
+}
+
+// ofKey is the spans of one key.
+func ofKey(spans []workSpan, key string) []workSpan {
+	var out []workSpan
+	for _, s := range spans {
+		if s.key == key {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Behind a limit of 1, the runs held back while the first works start by
+// priority, highest first, whatever their order of arrival (the Inngest
+// server's RunPriorityFactor in pkg/inngest/function.go;
+// QueueItem.Score and Item.GetPriorityFactor in
+// pkg/execution/queue/item.go).
+func TestPriorityAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := workScenario{
+		opts: inngest.FunctionOpts{
+			Concurrency: []inngest.Concurrency{{Limit: 1}},
+			Priority:    &inngest.Priority{Run: `event.data.key == "high" ? 60 : (event.data.key == "mid" ? 30 : 0)`},
+		},
+		// Long enough for the other three to be queued on the server
+		// before the first's work is done.
+		work: 3 * time.Second,
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"low", 0}}},
+			{at: 400 * time.Millisecond, events: []flowEvent{{"low", 1}}},
+			{at: 800 * time.Millisecond, events: []flowEvent{{"high", 2}}},
+			{at: 1200 * time.Millisecond, events: []flowEvent{{"mid", 3}}},
+		},
+	}
+	engine, server, _ := sc.run(t, tg)
+	require.Equal(t, []int{0, 2, 3, 1}, workOrder(engine))
+	require.Equal(t, workOrder(engine), workOrder(server))
+	require.Equal(t, 1, mostAtOnce(engine, ""))
+	require.Equal(t, 1, mostAtOnce(server, ""))
+}
+
+// A negative priority holds a run back by its factor even with nothing
+// else queued: the queue scores its items the run's start less the
+// factor, and does not take them sooner (QueueItem.Score in the Inngest
+// server's pkg/execution/queue/item.go).
+func TestNegativePriorityAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := workScenario{
+		opts: inngest.FunctionOpts{Priority: &inngest.Priority{Run: `event.data.key == "late" ? -4 : 0`}},
+		work: 200 * time.Millisecond,
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"late", 1}}},
+			{at: 400 * time.Millisecond, events: []flowEvent{{"now", 2}}},
+		},
+	}
+	engine, server, _ := sc.run(t, tg)
+	require.Equal(t, []workSpan{{2, "now", 400 * time.Millisecond, 600 * time.Millisecond}, {1, "late", 4 * time.Second, 4200 * time.Millisecond}}, engine)
+	require.Equal(t, workOrder(engine), workOrder(server))
+	// Generous: the server holds the late run back for most of its 4 s.
+	require.Greater(t, server[1].start, 3*time.Second, "the late run's work on the server")
+}
+
+// A sleeping run holds no slot: behind a limit of 1, with each run
+// sleeping 3 s before 1.5 s of work, the second run makes its first call
+// and sleeps while the first sleeps, before the first works; then their
+// work goes one at a time (the Inngest server's queue leases a sleep's
+// item only when it is due: pkg/execution/queue/item.go, KindSleep).
+func TestSleepHoldsNoSlotAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	sc := workScenario{
+		opts: inngest.FunctionOpts{Concurrency: []inngest.Concurrency{{Limit: 1}}},
+		work: 1500 * time.Millisecond,
+		nap:  3 * time.Second,
+		sends: []flowSend{
+			{at: 0, events: []flowEvent{{"a", 1}}},
+			{at: 400 * time.Millisecond, events: []flowEvent{{"a", 2}}},
+		},
+	}
+	engine, server, entered := sc.run(t, tg)
+	require.Equal(t, []workSpan{
+		{1, "a", 3 * time.Second, 4500 * time.Millisecond},
+		{2, "a", 4500 * time.Millisecond, 6 * time.Second},
+	}, engine)
+	require.Equal(t, map[int]time.Duration{1: 0, 2: 400 * time.Millisecond}, entered[0])
+	require.Equal(t, workOrder(engine), workOrder(server))
+	require.Equal(t, 1, mostAtOnce(server, ""))
+	require.Less(t, entered[1][2], server[0].start, "the second run's first call comes while the first sleeps")
+}

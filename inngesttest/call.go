@@ -138,6 +138,8 @@ type response struct {
 	// attempt is the call's attempt as sent, before any checkpoint
 	// during the call reset it.
 	attempt int
+	// took is the call's virtual duration (WithCallDuration).
+	took time.Duration
 }
 
 // call makes call it: it builds and signs the request, hands it to the
@@ -146,6 +148,7 @@ type response struct {
 func (e *Engine) call(it *item) {
 	r := it.run
 	if len(r.stack) >= inngest.MaxSteps {
+		e.release(it)
 		// The server checks the run's step count before each call.
 		e.failTooManySteps(r)
 		return
@@ -158,11 +161,13 @@ func (e *Engine) call(it *item) {
 		useAPI = true
 	}
 	if err != nil {
+		e.release(it)
 		e.failRun(r, nil, engineError("building the call request: %v", err))
 		return
 	}
 	target, err := callURL(r.fn.StepURL, it.stepID)
 	if err != nil {
+		e.release(it)
 		e.failRun(r, nil, engineError("the function's step URL %q: %v", r.fn.StepURL, err))
 		return
 	}
@@ -171,6 +176,7 @@ func (e *Engine) call(it *item) {
 		// Signatures are checked against the real clock.
 		sig, err := inngest.Sign(e.signingKey, time.Now(), body)
 		if err != nil {
+			e.release(it)
 			e.failRun(r, nil, engineError("signing the call: %v", err))
 			return
 		}
@@ -203,7 +209,23 @@ func (e *Engine) call(it *item) {
 		c := Call{Run: r, URL: target, Header: hdr, Body: body, Status: res.status, ResponseHeader: res.header, Response: res.body}
 		e.unlocked(func() { e.trace(c) })
 	}
-	e.handleResponse(it, res, detail)
+	start := e.now
+	step := stepRan(it, res)
+	d := e.callDurationOf(r, step)
+	res.took = d
+	e.conc.spans = append(e.conc.spans, CallSpan{Run: r, Step: step, Start: start, End: start.Add(d)})
+	if d == 0 {
+		e.release(it)
+		e.handleResponse(it, res, detail)
+		return
+	}
+	// The answer comes back d later, and the call holds its slots until
+	// then. The item is not the run's: it stays queued if the run ends
+	// meanwhile, as the server's lease lasts until the request returns.
+	e.push(&item{due: start.Add(d), kind: itemTimer, fn: func() {
+		e.release(it)
+		e.handleResponse(it, res, detail)
+	}})
 }
 
 // serve hands one request to h.

@@ -180,7 +180,9 @@
 //   - Throttle holds runs back and never drops them: Limit+Burst start
 //     at once, then one every Period/Limit (Period in whole seconds),
 //     per Key; a held-back run's timeline has an EntryThrottled entry
-//     saying until when. Held-back runs start in the order they came.
+//     saying how long it waited. The throttle is taken when the run's
+//     first call is made, and held-back runs start in the queue's
+//     order: the order they came, or by Priority.
 //   - Idempotency lets one run per key start in 24 hours: the server
 //     makes it a rate limit of 1 per 24 h by the key. Other events of
 //     the key are SkippedIdempotent.
@@ -200,10 +202,29 @@
 //     wait from the first event, cutting the period to the whole
 //     seconds left. Superseded events are SkippedDebounced, and the
 //     run's timeline starts with an EntryDebounced entry.
+//   - Concurrency limits count the calls in progress, not the runs: each
+//     call (a step, the call after a sleep or a wait) needs a slot of the
+//     function's limit and of each keyed limit (Key evaluated on the
+//     run's event, counted per value in the function, the environment or
+//     the account), and holds it for the call's virtual duration; a
+//     sleeping or waiting run holds none. Calls take no virtual time
+//     unless WithCallDuration gives them some, so without it a limit
+//     never holds anything back. Held calls start the instant a slot
+//     frees, in the order of the server's queue: the oldest run first.
+//     A call that waited has an EntryConcurrency entry; CallSpans and
+//     RequireMaxConcurrent say how many calls ran at once.
+//   - Priority.Run, an integer clamped to ±12 hours, moves a run's calls
+//     (not the call after a sleep, whose queue item carries no factor on
+//     the server) ahead by that many seconds among the calls a
+//     concurrency limit or a throttle holds back; a negative priority holds the run's calls
+//     until that long after its start (an EntryPriority entry), as the
+//     server's queue scores them. An expression that gives a double,
+//     such as a number read from the event, gives no priority.
 //
-// Concurrency limits and priority are not modelled: calls take no
-// virtual time, so a limit never holds a run back, and priority does not
-// order the runs a throttle holds back.
+// The engine starts held-back work the instant capacity comes back; the
+// server's queue looks at a function's held-back work again after a
+// delay, and its calls take real time, so there such work starts later,
+// and work of different keys may start in another order.
 //
 // # Cron
 //

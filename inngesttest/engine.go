@@ -49,6 +49,9 @@ type Engine struct {
 	ai        *http.Client // step.Infer's requests; nil means http.DefaultClient
 	trace     func(Call)
 	flow      flowState
+	conc      concState
+	// callDuration is WithCallDuration's function, or nil.
+	callDuration callDurationFunc
 
 	// signingKey is the key the engine signs its requests with, and
 	// bearer the token it accepts from the apps; both are empty when it
@@ -234,7 +237,8 @@ func (e *Engine) Run(fn Function, evt inngest.Event[any], opts ...RunOption) *Ru
 
 // Start starts a run of fn, as Run does, and drives the engine until
 // nothing more happens at the current virtual time: the run has ended or
-// is paused (sleeping, waiting, retrying later).
+// is paused (sleeping, waiting, retrying later), or its call takes
+// virtual time (WithCallDuration) or waits for capacity.
 func (e *Engine) Start(fn Function, evt inngest.Event[any], opts ...RunOption) *Run {
 	e.t.Helper()
 	e.mu.Lock()

@@ -95,6 +95,7 @@ func (e *Engine) startRun(f *fnDef, event json.RawMessage, origin *Run) *Run {
 		origin.log(Entry{Kind: EntryTriggered, Detail: f.ID + " run " + r.id})
 	}
 	r.log(Entry{Kind: EntryStarted, Detail: "by " + eventName(event) + " " + head.ID})
+	e.scheduleConstraints(r)
 	e.enqueueCall(r, discovery)
 	if f.FinishTimeout > 0 {
 		e.push(&item{due: e.now.Add(f.FinishTimeout), kind: itemFinishTimeout, run: r})

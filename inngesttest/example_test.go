@@ -296,3 +296,42 @@ func ExampleEngine_Advance_cron() {
 	// Output:
 	// 2026-06-02T00:00:00Z Completed "sent"
 }
+
+// WithCallDuration gives calls virtual time, so that a concurrency limit
+// holds work back: with a limit of 2 and a step that takes 2 s, the third
+// order is packed when one of the first two is done. CallSpans says when
+// each call ran; RequireMaxConcurrent checks the limit in a test.
+func ExampleWithCallDuration() {
+	eng := inngesttest.New(nil, inngesttest.WithCallDuration(func(fn, step string) time.Duration {
+		if step == "pack" {
+			return 2 * time.Second
+		}
+		return 0 // calls that run no step body
+	}))
+	client := newShop(eng)
+	pack, _ := inngest.CreateFunction(client,
+		inngest.FunctionOpts{ID: "pack", Concurrency: []inngest.Concurrency{{Limit: 2}}},
+		inngest.EventTrigger("shop/order.paid", nil),
+		func(ctx context.Context, in inngest.Input[Order]) (any, error) {
+			return step.Run(ctx, "pack", func(ctx context.Context) (int, error) { return in.Event.Data.ID, nil })
+		})
+	eng.Register(client)
+
+	start := eng.Now()
+	for id := 1; id <= 3; id++ {
+		eng.Send(inngest.Event[any]{Name: "shop/order.paid", Data: Order{ID: id}})
+	}
+	eng.Wait()
+	for _, s := range eng.CallSpans(pack) {
+		if s.Step == "pack" {
+			out, _ := inngesttest.Output[int](s.Run)
+			fmt.Printf("order %d packed from +%s to +%s\n", out, s.Start.Sub(start), s.End.Sub(start))
+		}
+	}
+	fmt.Println("at most", inngesttest.MaxConcurrent(eng.CallSpans(pack)), "at once")
+	// Output:
+	// order 1 packed from +0s to +2s
+	// order 2 packed from +0s to +2s
+	// order 3 packed from +2s to +4s
+	// at most 2 at once
+}

@@ -84,6 +84,10 @@ type flowDef struct {
 	batch     *batchDef
 	// startTimeout is the function's timeouts.start.
 	startTimeout time.Duration
+	// concurrency are the function's concurrency limits; priority is
+	// its priority run expression.
+	concurrency []concDef
+	priority    string
 }
 
 type batchDef struct {
@@ -201,6 +205,9 @@ func parseFlow(raw json.RawMessage) (flowDef, error) {
 	var fd flowDef
 	if err := json.Unmarshal(raw, &p); err != nil {
 		return fd, fmt.Errorf("reading flow control: %w", err)
+	}
+	if err := parseConcurrency(raw, &fd); err != nil {
+		return fd, err
 	}
 	if rl := p.RateLimit; rl != nil {
 		d, err := parseDuration(rl.Period)
@@ -384,7 +391,9 @@ func (e *Engine) start(f *fnDef, raw json.RawMessage, from *Run) *Run {
 		e.flow.singletons[singletonKey] = r
 	}
 	if th := f.flow.throttle; th != nil {
-		e.throttle(r, th)
+		// The queue holds the run's first call until the throttle has
+		// capacity (throttleAdmits).
+		r.throttleKey = e.throttleKeyOf(r, th)
 	}
 	if d := f.flow.startTimeout; d > 0 {
 		e.startTimeout(r, d)
@@ -446,63 +455,6 @@ func (e *Engine) singleton(f *fnDef, sg *singletonDef, raw json.RawMessage) (str
 	}
 	e.cancelRun(held, "cancelled by singleton: event "+eventName(raw)+" "+eventID(raw)+" started a new run")
 	return key, true
-}
-
-// throttle holds r's first call back until f's throttle has capacity
-// for it.
-//
-// As the Inngest server does it: the throttle applies to a run's start
-// item only (pkg/execution/executor/executor.go sets the queue item's
-// Throttle for queue.KindStart), keyed by the function or by the key
-// expression's value (pkg/execution/queue/item.go, GetThrottleConfig),
-// with a period in whole seconds; the queue leases the item when the
-// GCRA of pkg/constraintapi/lua/acquire.lua and helper/gcra.lua, called
-// with a burst of limit+burst-1, has capacity: limit+burst starts at
-// once, then one every period/limit. Held-back runs start in the order
-// they were scheduled.
-func (e *Engine) throttle(r *Run, th *throttleDef) {
-	key := r.fn.ID
-	if th.key != "" {
-		if _, k, err := e.keyValue(th.key, r.event); err == nil {
-			key += "\x00" + k
-		} else {
-			// The server's key is then the value of a failed evaluation.
-			e.t.Logf("inngesttest: function %s: its throttle key does not evaluate for event %s: %v", r.fn.ID, eventID(r.event), err)
-			key += "\x00<invalid>"
-		}
-	}
-	if e.flow.throttleTAT == nil {
-		e.flow.throttleTAT = map[string]float64{}
-	}
-	limit := max(th.limit, 1)
-	emission := float64(th.period.Milliseconds()) / float64(limit)
-	burst := float64(th.limit + th.burst - 1)
-	now := float64(e.now.UnixMilli())
-	tat, ok := e.flow.throttleTAT[key]
-	if !ok {
-		tat = now
-	}
-	// Capacity is floor((emission*(burst+1) - (tat-at)) / emission): the
-	// start is admitted at the first instant at which it is positive.
-	at := math.Max(now, tat-emission*burst)
-	e.flow.throttleTAT[key] = math.Max(tat, at) + emission
-	if at <= now {
-		return
-	}
-	due := time.UnixMilli(int64(math.Ceil(at))).UTC()
-	for _, it := range e.queue.items {
-		if it.run == r && it.kind == itemCall {
-			e.remove(it)
-			it.due, it.first = due, due
-			e.push(it)
-			break
-		}
-	}
-	detail := "starts at " + due.Format(time.RFC3339Nano)
-	if th.key != "" {
-		detail = "key " + strings.TrimPrefix(key, r.fn.ID+"\x00") + ", " + detail
-	}
-	r.log(Entry{Kind: EntryThrottled, Delay: due.Sub(e.now), Detail: detail})
 }
 
 func (e *Engine) skip(f *fnDef, raw json.RawMessage, reason SkipReason, detail string) {

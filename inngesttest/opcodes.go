@@ -53,7 +53,7 @@ func parseOps(body []byte) ([]opcode, error) {
 // handleResponse applies the SDK's answer to call it.
 func (e *Engine) handleResponse(it *item, res response, detail string) {
 	r := it.run
-	entry := Entry{Kind: EntryCall, Step: r.stepLabel(it.stepID), Attempt: res.attempt, Status: res.status}
+	entry := Entry{Kind: EntryCall, Step: r.stepLabel(it.stepID), Attempt: res.attempt, Status: res.status, Delay: res.took}
 	join := func(s string) string {
 		if detail == "" {
 			return s
@@ -356,6 +356,7 @@ func retryDelay(attempt int, hdr http.Header) time.Duration {
 func (e *Engine) retry(it *item, delay time.Duration, stepID string) {
 	it.attempt++
 	it.due = e.now.Add(delay)
+	it.enqueued = e.now
 	if stepID == "" {
 		it.run.log(Entry{Kind: EntryRetry, Step: it.run.stepLabel(it.stepID), Attempt: it.attempt, Delay: delay})
 	}
@@ -380,7 +381,8 @@ func (e *Engine) callError(it *item, status int, hdr http.Header, body []byte) {
 // targeted call of a planned step (its hash).
 func (e *Engine) enqueueCall(r *Run, stepID string) {
 	r.outstanding++
-	e.push(&item{due: e.now, first: e.now, kind: itemCall, run: r, stepID: stepID, jobID: e.ids.jobID()})
+	e.conc.order++
+	e.push(&item{due: e.now, first: e.now, enqueued: e.now, order: e.conc.order, sleep: r.afterSleep, kind: itemCall, run: r, stepID: stepID, jobID: e.ids.jobID()})
 }
 
 // threadDone ends one of r's threads (a call or a pause). When none is

@@ -201,7 +201,10 @@ func (e *Engine) wake(p *pause) {
 	}
 	switch p.kind {
 	case KindSleep:
+		// The call that follows is the sleep's own queue item.
+		p.run.afterSleep = true
 		e.resolvePause(p, json.RawMessage("null"), json.RawMessage("null"), nil, "slept")
+		p.run.afterSleep = false
 	case KindWaitForEvent, KindSignal:
 		p.step.TimedOut = true
 		e.resolvePause(p, json.RawMessage("null"), json.RawMessage("null"), nil, "timed out")

@@ -130,7 +130,7 @@ type EntryKind string
 // Timeline entry kinds.
 const (
 	EntryStarted   EntryKind = "started"    // the run was created
-	EntryCall      EntryKind = "call"       // a request to the SDK and its answer
+	EntryCall      EntryKind = "call"       // a request to the SDK and its answer, logged when the answer is applied (Delay: the call's virtual duration, see WithCallDuration)
 	EntryStep      EntryKind = "step"       // a step finished (Detail: its result or error)
 	EntryStepError EntryKind = "step.error" // a step attempt failed and will be retried
 	EntryRetry     EntryKind = "retry"      // the call failed and will be made again after Delay, as attempt Attempt
@@ -142,6 +142,12 @@ const (
 	EntryCompleted EntryKind = "completed"
 	EntryFailed    EntryKind = "failed"
 	EntryCancelled EntryKind = "cancelled"
+	// EntryConcurrency: a call waited for a slot of a concurrency limit
+	// (Delay: for how long; Detail: the limit it waited behind).
+	EntryConcurrency EntryKind = "concurrency"
+	// EntryPriority: the run's negative priority held a call back
+	// (Delay: for how long).
+	EntryPriority EntryKind = "priority"
 )
 
 // Entry is one thing that happened to a run.
@@ -225,6 +231,14 @@ type Run struct {
 	pauses           map[string]*pause
 	invokedBy        *pause // the parent's invoke step, for an invoked run
 	correlationID    string
+	// priority is the run's priority factor in seconds; conc the
+	// concurrency limits its calls take slots of; throttleKey its
+	// throttle's key, while its start waits for the throttle.
+	priority    int64
+	conc        []concSlot
+	throttleKey string
+	// afterSleep is set while a sleep's end queues the run's next call.
+	afterSleep bool
 }
 
 // ID returns the run's ID (a ULID).
@@ -325,7 +339,8 @@ func (r *Run) EndedAt() time.Time {
 
 // Elapsed returns the virtual time the run took: from its start to its
 // end, or to now while it runs. Sleeps, waits and retry delays add to
-// it; calls take no virtual time.
+// it; calls take no virtual time unless WithCallDuration gives them
+// some.
 func (r *Run) Elapsed() time.Duration {
 	r.e.mu.Lock()
 	defer r.e.mu.Unlock()

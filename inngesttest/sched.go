@@ -41,6 +41,20 @@ type item struct {
 	// checkpointed counts the steps checkpointed during the call in
 	// progress.
 	checkpointed int
+	// enqueued is when the call was last queued, and order its place
+	// among calls queued at once; heldAt is when the queue held it back
+	// for capacity, waitedOn the concurrency limit it waited behind and
+	// throttleWake when its throttle has capacity again. slots are the
+	// concurrency slots it holds while it is made.
+	enqueued time.Time
+	order    uint64
+	// sleep marks the call after a sleep: on the server, the sleep's
+	// queue item, which carries no priority factor.
+	sleep        bool
+	heldAt       time.Time
+	waitedOn     string
+	throttleWake time.Time
+	slots        []string
 
 	pause *pause
 	fn    func()
@@ -125,6 +139,13 @@ func (e *Engine) driveLocked(limit time.Time, done func() bool) {
 		if done != nil && done() {
 			break
 		}
+		if e.conc.admit && (e.queue.Len() == 0 || e.queue.items[0].due.After(e.now)) {
+			// Everything due now is done or held: the queue takes the
+			// held calls that have capacity, best score first.
+			e.conc.admit = false
+			e.admitWaiting()
+			continue
+		}
 		if e.queue.Len() == 0 || limit.IsZero() && e.onlyBackground() {
 			break
 		}
@@ -146,7 +167,11 @@ func (e *Engine) driveLocked(limit time.Time, done func() bool) {
 func (e *Engine) exec(it *item) {
 	switch it.kind {
 	case itemCall:
-		if !it.run.done() {
+		switch {
+		case it.run.done(), e.priorityDelay(it):
+		case it.constrained():
+			e.hold(it)
+		default:
 			e.call(it)
 		}
 	case itemWake:
