@@ -23,17 +23,21 @@ for pkg in $(go list ./...); do
 		fi
 		echo "== $pkg $target ($fuzztime)"
 		log=$(mktemp)
-		if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" 2>&1 | tee "$log"; then
+		if ! go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg" >"$log" 2>&1; then
 			# The Go fuzzer sometimes ends a run that found nothing with
 			# "context deadline exceeded" when -fuzztime expires while a
-			# worker is busy; that is not a finding. Anything else is.
+			# worker is busy; that is not a finding, so its output (which
+			# reads like a failed test) is not shown. Anything else is.
 			if grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input written' "$log"; then
 				echo "fuzz: $target stopped with the fuzzer's own deadline error and no failing input; running it again"
 				go test -run '^$' -fuzz "^${target}\$" -fuzztime "$fuzztime" "$pkg"
 			else
+				cat "$log"
 				rm -f "$log"
 				exit 1
 			fi
+		else
+			cat "$log"
 		fi
 		rm -f "$log"
 		ran=$((ran + 1))
