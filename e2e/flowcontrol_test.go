@@ -755,3 +755,109 @@ func TestSleepHoldsNoSlotAgreesWithEngine(t *testing.T) {
 	require.Equal(t, 1, mostAtOnce(server, ""))
 	require.Less(t, entered[1][2], server[0].start, "the second run's first call comes while the first sleeps")
 }
+
+// cronFire is one run of a cron function: its event, and when it came.
+type cronFire struct {
+	at time.Time
+	ev inngest.Event[map[string]any]
+}
+
+// A function on a cron of every minute, on the engine's virtual clock and
+// on the server's real one: each fires on the minute, a minute apart, and
+// gives its run the same event (the Inngest server's
+// pkg/execution/cron/cron.go schedules it; pkg/execution/executor/
+// service.go builds the event: inngest/scheduled.timer, the scheduled
+// time as ID, data.cron, data.scheduledAt and data.fireAt). The server
+// fires in real time, so this scenario waits for two of its minutes.
+func TestCronAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	const expr = "* * * * *"
+	handler := func(mu *sync.Mutex, fires *[]cronFire, now func() time.Time) func(context.Context, inngest.Input[map[string]any]) (any, error) {
+		return func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			// The first call of each run (a run with no steps has one).
+			*fires = append(*fires, cronFire{at: now(), ev: in.Event})
+			return nil, nil
+		}
+	}
+
+	// The engine: two virtual minutes.
+	eng := inngesttest.New(t)
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "cron", Mode: inngest.ModeDev, HTTPClient: eng.HTTPClient()})
+	require.NoError(t, err)
+	var engMu sync.Mutex
+	var engFires []cronFire
+	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "tick"}, inngest.CronTrigger(expr), handler(&engMu, &engFires, eng.Now))
+	require.NoError(t, err)
+	eng.Register(c)
+	eng.Advance(2 * time.Minute)
+	eng.Wait()
+
+	// The server: until it has fired twice.
+	a := newApp(t, tg, appConfig{})
+	var srvMu sync.Mutex
+	var srvFires []cronFire
+	_, err = inngest.CreateFunction(a.Client, inngest.FunctionOpts{ID: "tick"}, inngest.CronTrigger(expr), handler(&srvMu, &srvFires, time.Now))
+	require.NoError(t, err)
+	a.sync()
+	deadline := time.Now().Add(2*time.Minute + 30*time.Second)
+	for {
+		srvMu.Lock()
+		n := len(srvFires)
+		srvMu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server fired the cron %d time(s) in %s, want 2", n, 2*time.Minute+30*time.Second)
+		}
+		time.Sleep(pollEvery)
+	}
+	srvMu.Lock()
+	server := slices.Clone(srvFires[:2])
+	srvMu.Unlock()
+	engMu.Lock()
+	engine := slices.Clone(engFires)
+	engMu.Unlock()
+	require.Len(t, engine, 2, "the engine fires once a minute")
+
+	// late bounds how long after its minute a fire may come: none on the
+	// engine; on the server, its queue's and the call's delay.
+	check := func(who string, fires []cronFire, late time.Duration) {
+		t.Helper()
+		for i, f := range fires {
+			ev := f.ev
+			require.Equal(t, "inngest/scheduled.timer", ev.Name, "%s fire %d", who, i)
+			scheduled, err := time.Parse(time.RFC3339, ev.ID)
+			require.NoError(t, err, "%s fire %d: the ID is the scheduled time", who, i)
+			require.Equal(t, scheduled, scheduled.Truncate(time.Minute), "%s fire %d: on the minute", who, i)
+			require.Equal(t, ev.ID, ev.Data["scheduledAt"], "%s fire %d", who, i)
+			require.Equal(t, ev.ID, ev.Data["fireAt"], "%s fire %d: no jitter, fired when scheduled", who, i)
+			require.Equal(t, expr, ev.Data["cron"], "%s fire %d", who, i)
+			require.ElementsMatch(t, []string{"cron", "scheduledAt", "fireAt"}, slices.Collect(maps.Keys(ev.Data)), "%s fire %d: data", who, i)
+			require.GreaterOrEqual(t, ev.Timestamp, scheduled.UnixMilli(), "%s fire %d: ts", who, i)
+			require.LessOrEqual(t, ev.Timestamp, scheduled.Add(late).UnixMilli(), "%s fire %d: ts", who, i)
+			require.False(t, f.at.Before(scheduled), "%s fire %d: ran before its minute", who, i)
+			require.LessOrEqual(t, f.at.Sub(scheduled), late, "%s fire %d: ran %s after its minute", who, i, f.at.Sub(scheduled))
+			if i > 0 {
+				prev, err := time.Parse(time.RFC3339, fires[i-1].ev.ID)
+				require.NoError(t, err)
+				require.Equal(t, time.Minute, scheduled.Sub(prev), "%s: a minute apart", who)
+			}
+		}
+	}
+	check("engine", engine, 0)
+	check("server", server, 15*time.Second)
+	t.Logf("server fired at %s (+%s) and %s (+%s)", server[0].ev.ID, server[0].at.Sub(mustTime(t, server[0].ev.ID)).Round(time.Millisecond),
+		server[1].ev.ID, server[1].at.Sub(mustTime(t, server[1].ev.ID)).Round(time.Millisecond))
+}
+
+// mustTime parses an RFC 3339 time.
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339, s)
+	require.NoError(t, err)
+	return at
+}
