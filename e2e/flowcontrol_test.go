@@ -861,3 +861,57 @@ func mustTime(t *testing.T, s string) time.Time {
 	require.NoError(t, err)
 	return at
 }
+
+// A finish timeout of 3 s, and two runs that sleep 1 s and 6 s: the
+// first completes and the second is cancelled at its timeout, while it
+// sleeps, on the server and on the engine (the Inngest server's
+// pkg/execution/executor/executor.go schedules an eager cancellation at
+// the run's start plus Finish; service.go's handleEagerCancelFinishTimeout
+// carries it out).
+func TestFinishTimeoutAgreesWithEngine(t *testing.T) {
+	t.Parallel()
+	tg := needServer(t)
+	const finish = 3 * time.Second
+	opts := inngest.FunctionOpts{ID: "finish", Timeouts: &inngest.Timeouts{Finish: finish}}
+	body := func(woke *recorder[int]) func(context.Context, inngest.Input[flowEvent]) (any, error) {
+		return func(ctx context.Context, in inngest.Input[flowEvent]) (any, error) {
+			if err := step.Sleep(ctx, "hold", time.Duration(in.Event.Data.N)*time.Second); err != nil {
+				return nil, err
+			}
+			woke.add(in.Event.Data.N)
+			return in.Event.Data.N, nil
+		}
+	}
+
+	// The engine.
+	eng := inngesttest.New(t)
+	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "finish", Mode: inngest.ModeDev, HTTPClient: eng.HTTPClient()})
+	require.NoError(t, err)
+	var engWoke recorder[int]
+	fn, err := inngest.CreateFunction(c, opts, inngest.EventTrigger("flow/go", nil), body(&engWoke))
+	require.NoError(t, err)
+	eng.Register(c)
+	short := eng.Start(fn, inngest.Event[any]{Name: "flow/go", Data: flowEvent{N: 1}})
+	long := eng.Start(fn, inngest.Event[any]{Name: "flow/go", Data: flowEvent{N: 6}})
+	eng.Wait()
+	short.RequireCompleted(t)
+	long.RequireCancelled(t).RequireElapsed(t, finish)
+	require.Equal(t, []int{1}, engWoke.all())
+
+	// The server.
+	a := newApp(t, tg, appConfig{})
+	var srvWoke recorder[int]
+	_, err = inngest.CreateFunction(a.Client, opts, inngest.EventTrigger(a.event("go"), nil), body(&srvWoke))
+	require.NoError(t, err)
+	a.sync()
+	shortRun := tg.finished(t, a.send(a.event("go"), flowEvent{N: 1}))
+	longRun := tg.finished(t, a.send(a.event("go"), flowEvent{N: 6}))
+	require.Equal(t, "Completed", shortRun.Status)
+	require.Equal(t, "Cancelled", longRun.Status)
+	require.NotNil(t, longRun.EndedAt)
+	took := longRun.EndedAt.Sub(longRun.StartedAt)
+	t.Logf("the server cancelled the 6 s run after %s", took.Round(time.Millisecond))
+	require.GreaterOrEqual(t, took, finish-time.Second, "cancelled before its finish timeout")
+	require.Less(t, took, 6*time.Second, "not cancelled while it slept")
+	require.Equal(t, []int{1}, srvWoke.all())
+}
