@@ -701,14 +701,8 @@ func mapDecoder(t reflect.Type, elem decodeFunc) decodeFunc {
 	}
 	if t == mapStringAnyType {
 		return func(s *valueState, v reflect.Value) bool {
-			if isNull, ok := s.null(); isNull {
-				return ok
-			}
-			if s.i >= len(s.b) || s.b[s.i] != '{' {
-				return false
-			}
-			m, ok := s.object()
-			if ok {
+			m, ok := s.objectOrNull()
+			if ok && m != nil {
 				v.Set(reflect.ValueOf(m))
 			}
 			return ok
@@ -890,16 +884,22 @@ func decodeValue(data []byte, v reflect.Value) bool {
 // often decoded into when they are not structs.
 func decodeObject(data []byte) (map[string]any, bool) {
 	s := startValue(data)
-	var m map[string]any
-	var ok bool
-	if isNull, nok := s.null(); isNull {
-		ok = nok
-	} else if s.i < len(s.b) && s.b[s.i] == '{' {
-		m, ok = s.object()
-	}
+	m, ok := s.objectOrNull()
 	ok = ok && skipSpace(data, s.i) == len(data)
 	endValue(s)
 	return m, ok
+}
+
+// objectOrNull decodes the object or null at s.i as a map[string]any
+// (nil for null).
+func (s *valueState) objectOrNull() (map[string]any, bool) {
+	if isNull, ok := s.null(); isNull {
+		return nil, ok
+	}
+	if s.i >= len(s.b) || s.b[s.i] != '{' {
+		return nil, false
+	}
+	return s.object()
 }
 
 // startValue returns a decode state for data, at its first value.
