@@ -784,6 +784,16 @@ func cmpDoubleUint(d float64, u uint64) int {
 	return cmp3(d < float64(u), d > float64(u))
 }
 
+// addOverflows reports whether x + y overflows 64 bits.
+func addOverflows[T int64 | time.Duration](x, y T) bool {
+	return (y > 0 && x > math.MaxInt64-y) || (y < 0 && x < math.MinInt64-y)
+}
+
+// subOverflows reports whether x - y overflows 64 bits.
+func subOverflows[T int64 | time.Duration](x, y T) bool {
+	return (y < 0 && x > math.MaxInt64+y) || (y > 0 && x < math.MinInt64+y)
+}
+
 func arith(op string, a, b any) any {
 	switch x := a.(type) {
 	case int64:
@@ -793,12 +803,12 @@ func arith(op string, a, b any) any {
 		}
 		switch op {
 		case opAdd:
-			if (y > 0 && x > math.MaxInt64-y) || (y < 0 && x < math.MinInt64-y) {
+			if addOverflows(x, y) {
 				return errf("integer overflow")
 			}
 			return x + y
 		case opSub:
-			if (y < 0 && x > math.MaxInt64+y) || (y > 0 && x < math.MinInt64+y) {
+			if subOverflows(x, y) {
 				return errf("integer overflow")
 			}
 			return x - y
@@ -911,12 +921,12 @@ func arith(op string, a, b any) any {
 		case time.Duration:
 			switch op {
 			case opAdd:
-				if (y > 0 && x > math.MaxInt64-y) || (y < 0 && x < math.MinInt64-y) {
+				if addOverflows(x, y) {
 					return errf("integer overflow")
 				}
 				return x + y
 			case opSub:
-				if (y < 0 && x > math.MaxInt64+y) || (y > 0 && x < math.MinInt64+y) {
+				if subOverflows(x, y) {
 					return errf("integer overflow")
 				}
 				return x - y
