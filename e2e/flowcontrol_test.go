@@ -773,12 +773,10 @@ func TestCronAgreesWithEngine(t *testing.T) {
 	t.Parallel()
 	tg := needServer(t)
 	const expr = "* * * * *"
-	handler := func(mu *sync.Mutex, fires *[]cronFire, now func() time.Time) func(context.Context, inngest.Input[map[string]any]) (any, error) {
+	handler := func(fires *recorder[cronFire], now func() time.Time) func(context.Context, inngest.Input[map[string]any]) (any, error) {
 		return func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
-			mu.Lock()
-			defer mu.Unlock()
 			// The first call of each run (a run with no steps has one).
-			*fires = append(*fires, cronFire{at: now(), ev: in.Event})
+			fires.add(cronFire{at: now(), ev: in.Event})
 			return nil, nil
 		}
 	}
@@ -787,40 +785,28 @@ func TestCronAgreesWithEngine(t *testing.T) {
 	eng := inngesttest.New(t)
 	c, err := inngest.NewClient(inngest.ClientOpts{AppID: "cron", Mode: inngest.ModeDev, HTTPClient: eng.HTTPClient()})
 	require.NoError(t, err)
-	var engMu sync.Mutex
-	var engFires []cronFire
-	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "tick"}, inngest.CronTrigger(expr), handler(&engMu, &engFires, eng.Now))
+	var engFires recorder[cronFire]
+	_, err = inngest.CreateFunction(c, inngest.FunctionOpts{ID: "tick"}, inngest.CronTrigger(expr), handler(&engFires, eng.Now))
 	require.NoError(t, err)
 	eng.Register(c)
 	eng.Advance(2 * time.Minute)
 	eng.Wait()
 
-	// The server: until it has fired twice.
+	// The server: until it has fired twice, which takes up to two of its
+	// minutes whatever the suite's wait.
 	a := newApp(t, tg, appConfig{})
-	var srvMu sync.Mutex
-	var srvFires []cronFire
-	_, err = inngest.CreateFunction(a.Client, inngest.FunctionOpts{ID: "tick"}, inngest.CronTrigger(expr), handler(&srvMu, &srvFires, time.Now))
+	var srvFires recorder[cronFire]
+	_, err = inngest.CreateFunction(a.Client, inngest.FunctionOpts{ID: "tick"}, inngest.CronTrigger(expr), handler(&srvFires, time.Now))
 	require.NoError(t, err)
 	a.sync()
-	deadline := time.Now().Add(2*time.Minute + 30*time.Second)
-	for {
-		srvMu.Lock()
-		n := len(srvFires)
-		srvMu.Unlock()
-		if n >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server fired the cron %d time(s) in %s, want 2", n, 2*time.Minute+30*time.Second)
-		}
-		time.Sleep(pollEvery)
-	}
-	srvMu.Lock()
-	server := slices.Clone(srvFires[:2])
-	srvMu.Unlock()
-	engMu.Lock()
-	engine := slices.Clone(engFires)
-	engMu.Unlock()
+	minutes := tg
+	minutes.wait = max(tg.wait, 2*time.Minute+30*time.Second)
+	minutes.eventually(t, "the server to fire the cron twice", func() (bool, string) {
+		n := len(srvFires.all())
+		return n >= 2, fmt.Sprintf("%d fire(s)", n)
+	})
+	server := srvFires.all()[:2]
+	engine := engFires.all()
 	require.Len(t, engine, 2, "the engine fires once a minute")
 
 	// late bounds how long after its minute a fire may come: none on the
@@ -830,8 +816,7 @@ func TestCronAgreesWithEngine(t *testing.T) {
 		for i, f := range fires {
 			ev := f.ev
 			require.Equal(t, "inngest/scheduled.timer", ev.Name, "%s fire %d", who, i)
-			scheduled, err := time.Parse(time.RFC3339, ev.ID)
-			require.NoError(t, err, "%s fire %d: the ID is the scheduled time", who, i)
+			scheduled := mustTime(t, ev.ID) // the ID is the scheduled time
 			require.Equal(t, scheduled, scheduled.Truncate(time.Minute), "%s fire %d: on the minute", who, i)
 			require.Equal(t, ev.ID, ev.Data["scheduledAt"], "%s fire %d", who, i)
 			require.Equal(t, ev.ID, ev.Data["fireAt"], "%s fire %d: no jitter, fired when scheduled", who, i)
@@ -842,9 +827,7 @@ func TestCronAgreesWithEngine(t *testing.T) {
 			require.False(t, f.at.Before(scheduled), "%s fire %d: ran before its minute", who, i)
 			require.LessOrEqual(t, f.at.Sub(scheduled), late, "%s fire %d: ran %s after its minute", who, i, f.at.Sub(scheduled))
 			if i > 0 {
-				prev, err := time.Parse(time.RFC3339, fires[i-1].ev.ID)
-				require.NoError(t, err)
-				require.Equal(t, time.Minute, scheduled.Sub(prev), "%s: a minute apart", who)
+				require.Equal(t, time.Minute, scheduled.Sub(mustTime(t, fires[i-1].ev.ID)), "%s: a minute apart", who)
 			}
 		}
 	}
