@@ -241,35 +241,9 @@ func TestE2EGatewayConnectionsDropMidRun(t *testing.T) {
 	p := newCutProxy(t, gatewayAddr(t, srv))
 	t.Setenv("INNGEST_CONNECT_GATEWAY_URL", "ws://"+p.addr()+"/v0/connect")
 	w := newWorker(t, srv)
-	var calls atomic.Int32
-	_, err := inngest.CreateFunction(w.client, inngest.FunctionOpts{ID: "slow"}, inngest.EventTrigger(w.event("slow"), nil),
-		func(ctx context.Context, in inngest.Input[map[string]int]) (any, error) {
-			sum := 0
-			for i := range 4 {
-				v, err := step.Run(ctx, fmt.Sprint("s", i), func(context.Context) (int, error) {
-					calls.Add(1)
-					time.Sleep(300 * time.Millisecond)
-					return i, nil
-				})
-				if err != nil {
-					return nil, err
-				}
-				sum += v
-			}
-			return sum + in.Event.Data["n"], nil
-		})
-	require.NoError(t, err)
-	w.start()
-
-	var ids []string
-	for i := range 5 {
-		ids = append(ids, w.send("slow", map[string]int{"n": i * 100}))
-	}
-	w.eventually("steps to run", func() (bool, string) { return calls.Load() >= 3, "" })
+	ids := startSlowRuns(t, w, 300*time.Millisecond)
 	p.cut(3 * time.Second)
-	for i, id := range ids {
-		requireOutput(t, w.finished(id), "Completed", fmt.Sprint(6+i*100))
-	}
+	requireSlowRunsCompleted(t, w, ids)
 	require.GreaterOrEqual(t, p.accepted.Load(), int32(2), "the worker reconnected")
 }
 
@@ -285,6 +259,17 @@ func TestE2EServerRestartMidRun(t *testing.T) {
 		t.Skip("end-to-end test: set INNGEST_E2E_RESTART to a shell command that restarts the server and keeps its state")
 	}
 	w := newWorker(t, srv)
+	ids := startSlowRuns(t, w, 500*time.Millisecond)
+	out, err := exec.Command("sh", "-c", restart).CombinedOutput()
+	require.NoError(t, err, "INNGEST_E2E_RESTART: %s", out)
+	requireSlowRunsCompleted(t, w, ids)
+}
+
+// startSlowRuns starts w with a function of four steps that take each
+// long, sends it five events and returns their IDs once three steps have
+// run: runs are then in flight.
+func startSlowRuns(t *testing.T, w *worker, each time.Duration) []string {
+	t.Helper()
 	var calls atomic.Int32
 	_, err := inngest.CreateFunction(w.client, inngest.FunctionOpts{ID: "slow"}, inngest.EventTrigger(w.event("slow"), nil),
 		func(ctx context.Context, in inngest.Input[map[string]int]) (any, error) {
@@ -292,7 +277,7 @@ func TestE2EServerRestartMidRun(t *testing.T) {
 			for i := range 4 {
 				v, err := step.Run(ctx, fmt.Sprint("s", i), func(context.Context) (int, error) {
 					calls.Add(1)
-					time.Sleep(500 * time.Millisecond)
+					time.Sleep(each)
 					return i, nil
 				})
 				if err != nil {
@@ -304,14 +289,18 @@ func TestE2EServerRestartMidRun(t *testing.T) {
 		})
 	require.NoError(t, err)
 	w.start()
-
 	var ids []string
 	for i := range 5 {
 		ids = append(ids, w.send("slow", map[string]int{"n": i * 100}))
 	}
 	w.eventually("steps to run", func() (bool, string) { return calls.Load() >= 3, "" })
-	out, err := exec.Command("sh", "-c", restart).CombinedOutput()
-	require.NoError(t, err, "INNGEST_E2E_RESTART: %s", out)
+	return ids
+}
+
+// requireSlowRunsCompleted requires every run startSlowRuns started to
+// complete with its sum.
+func requireSlowRunsCompleted(t *testing.T, w *worker, ids []string) {
+	t.Helper()
 	for i, id := range ids {
 		requireOutput(t, w.finished(id), "Completed", fmt.Sprint(6+i*100))
 	}
