@@ -195,6 +195,9 @@ func reportError(r *replay.State, s replay.Step, err error, timing *wire.Interva
 // decodeRun decodes a memoized {"data": …} or {"error": …}.
 func decodeRun[T any](s replay.Step, raw json.RawMessage) (T, error) {
 	var zero T
+	if v := zero; wire.UnmarshalData(raw, &v) {
+		return v, nil
+	}
 	var m wire.Memo
 	if err := wire.DecodeMemo(raw, &m); err != nil {
 		return zero, memoMismatch[T](s, err)

@@ -232,3 +232,44 @@ func TestResultCasesDecode(t *testing.T) {
 		checkValue(t, readResult(t, c.file), c.target)
 	}
 }
+
+// BenchmarkMemoData decodes a memoized step's entry, {"data": result},
+// into the result's Go type: UnmarshalData's one pass (impl=one-pass)
+// falling back to two passes where it declines, as a step does) against
+// DecodeMemo and then Unmarshal of the data (impl=two-pass), the way a
+// step decoded its memo before UnmarshalData.
+func BenchmarkMemoData(b *testing.B) {
+	for _, c := range resultCases {
+		raw := append(append([]byte(`{"data":`), readResult(b, c.file)...), '}')
+		b.Run("type="+c.name+"/impl=one-pass", func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			stop := cpuMeter(b)
+			for b.Loop() {
+				if v := c.target(); !UnmarshalData(raw, v) {
+					twoPass(b, raw, v)
+				}
+			}
+			stop()
+		})
+		b.Run("type="+c.name+"/impl=two-pass", func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			stop := cpuMeter(b)
+			for b.Loop() {
+				twoPass(b, raw, c.target())
+			}
+			stop()
+		})
+	}
+}
+
+func twoPass(b *testing.B, raw []byte, v any) {
+	var m Memo
+	if err := DecodeMemo(raw, &m); err != nil {
+		b.Fatal(err)
+	}
+	if err := Unmarshal(m.Data, v); err != nil {
+		b.Fatal(err)
+	}
+}

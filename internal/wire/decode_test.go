@@ -283,6 +283,59 @@ func TestUnmarshalDoesNotAliasData(t *testing.T) {
 	assert.Equal(t, []string{"t"}, v.Tags)
 }
 
+func TestUnmarshalData(t *testing.T) {
+	doc := `{"id":1,"name":"a","tags":["x"],"more":{"k":[1,"2"]},"raw":{"z":1},"ptr":{"id":2},"nums":{"n":7},"any":1.5}`
+	var want unmarshalTarget
+	require.NoError(t, json.Unmarshal([]byte(doc), &want))
+	// The server's entry, with or without spaces: decoded in one pass.
+	for _, raw := range []string{`{"data":` + doc + `}`, " {\n \"data\" : " + doc + " \t}\n"} {
+		var got unmarshalTarget
+		require.True(t, UnmarshalData([]byte(raw), &got), "%s", raw)
+		assert.Equal(t, want, got, "%s", raw)
+		var m map[string]any
+		require.True(t, UnmarshalData([]byte(raw), &m), "%s", raw)
+		assert.Equal(t, "a", m["name"])
+		var null unmarshalTarget
+		require.True(t, UnmarshalData([]byte(`{"data":null}`), &null))
+		assert.Zero(t, null)
+	}
+	// Anything else is left to DecodeMemo and Unmarshal, the target
+	// untouched.
+	for _, raw := range []string{
+		`{"data":` + doc + `,"error":null}`, // another member
+		`{"error":null,"data":` + doc + `}`,
+		`{"data":` + doc + `,"data":{}}`, // twice
+		`{"error":{"name":"E","message":"m"}}`,
+		`{"input":[1]}`,
+		`{"Data":` + doc + `}`, // another spelling
+		`{"data":{"id":1}`,     // syntax errors
+		`{"data":}`,
+		`{"data":1}x`,
+		doc,
+	} {
+		var got unmarshalTarget
+		assert.False(t, UnmarshalData([]byte(raw), &got), "%s", raw)
+		assert.Zero(t, got, "%s", raw)
+		var m map[string]any
+		assert.False(t, UnmarshalData([]byte(raw), &m), "%s", raw)
+		assert.Nil(t, m, "%s", raw)
+	}
+	var mismatch unmarshalTarget
+	assert.False(t, UnmarshalData([]byte(`{"data":{"name":"a","id":"one"}}`), &mismatch), "a type error")
+	assert.Zero(t, mismatch, "a type error")
+	// Targets the compiled decoders leave alone, and non-zero ones.
+	type embedded struct{ unmarshalTarget }
+	var e embedded
+	assert.False(t, UnmarshalData([]byte(`{"data":{"id":1}}`), &e))
+	n := 5
+	assert.False(t, UnmarshalData([]byte(`{"data":1}`), &n))
+	assert.Equal(t, 5, n)
+	m := map[string]any{"k": 1}
+	assert.False(t, UnmarshalData([]byte(`{"data":{"a":2}}`), &m))
+	assert.Equal(t, map[string]any{"k": 1}, m)
+	assert.False(t, UnmarshalData([]byte(`{"data":1}`), nil))
+}
+
 func TestSpecial(t *testing.T) {
 	// special must flag a word exactly when one of its bytes is '"',
 	// '\\' or a control character.

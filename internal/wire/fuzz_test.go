@@ -186,6 +186,49 @@ func FuzzUnmarshal(f *testing.F) {
 	})
 }
 
+// FuzzUnmarshalData checks the one-pass decoding of a memo entry against
+// the two passes it stands for, DecodeMemo and then Unmarshal of Data:
+// where it reports success, the same value and no error or stored error;
+// where it does not, the target is still zero.
+func FuzzUnmarshalData(f *testing.F) {
+	for _, s := range []string{`1`, `"x"`, `null`, `{"a":1,"B":[{"C":"c"}],"d":1.5,"e":{"k":2},"f":[1],"g":{"h":null},"h":[true,false],"i":{"j":null}}`,
+		`{"a":"1"}`, `[1,2`, `{"a":1} {"a":2}`, `"\ud800"`, `{"A":2,"a":3}`, `{"k":"v","n":[1,{"m":null}]}`, ``} {
+		for shape := range uint8(6) {
+			f.Add([]byte(s), uint8(0), shape)
+			f.Add([]byte(s), uint8(3), shape)
+			f.Add([]byte(s), uint8(5), shape)
+		}
+	}
+	kinds := []func() any{
+		func() any { return new(int) }, func() any { return new(string) }, func() any { return new([]string) },
+		func() any { return new(map[string]any) }, func() any { return new(any) }, func() any { return new(fuzzTarget) },
+		func() any { return new(json.RawMessage) }, func() any { return new(bool) }, func() any { return new(*fuzzTarget) },
+		func() any { return new([]fuzzTarget) }, func() any { return new(map[string]string) },
+	}
+	// The shapes an entry is given around the fuzzed bytes: the server's,
+	// with spaces, with a member after the data, with one before it, with
+	// the data twice, and the bytes as the whole entry.
+	shapes := []string{`{"data":%s}`, " { \"data\" :\t%s \n} ", `{"data":%s,"error":null}`, `{"error":null,"data":%s}`, `{"data":%s,"data":1}`, `%s`}
+	f.Fuzz(func(t *testing.T, data []byte, kind, shape uint8) {
+		raw := []byte(fmt.Sprintf(shapes[int(shape)%len(shapes)], data))
+		for round := range 2 {
+			k := kinds[(int(kind)+round)%len(kinds)]
+			want, got := k(), k()
+			if !wire.UnmarshalData(raw, got) {
+				require.True(t, reflect.ValueOf(got).Elem().IsZero(), "%q into %T: not decoded, yet the target was changed: %s", raw, got, show(got))
+				continue
+			}
+			var m wire.Memo
+			require.NoError(t, wire.DecodeMemo(raw, &m), "%q", raw)
+			require.Nil(t, m.Error, "%q", raw)
+			require.NoError(t, wire.Unmarshal(m.Data, want), "%q into %T", raw, want)
+			if !reflect.DeepEqual(want, got) {
+				t.Fatalf("%q into %T:\ntwo passes %s\none pass   %s", raw, want, show(want), show(got))
+			}
+		}
+	})
+}
+
 func show(v any) string { return fmt.Sprintf("%#v", reflect.ValueOf(v).Elem().Interface()) }
 
 // FuzzIsInput checks IsInput against its definition: an object that
