@@ -206,7 +206,7 @@ func (d *requestDecoder) steps(o *objectScanner, req *Request) bool {
 	d.spans, d.keys = d.spans[:0], d.keys[:0]
 	for m.next() {
 		key := m.key()
-		if m.escaped || !utf8.Valid(key) {
+		if !validPlain(m.kind, key) {
 			return false
 		}
 		end, ok := scanValue(b, m.i, 2)
@@ -345,8 +345,8 @@ func (d *requestDecoder) hashes(o *objectScanner, out *[]string) bool {
 	for {
 		switch {
 		case i < len(b) && b[i] == '"':
-			end, escaped, ok := scanString(b, i)
-			if !ok || escaped || !utf8.Valid(b[i+1:end-1]) {
+			end, kind, ok := scanString(b, i)
+			if !ok || !validPlain(kind, b[i+1:end-1]) {
 				return false
 			}
 			d.spans = append(d.spans, span{ks: i + 1 - start, ke: end - 1 - start})
@@ -388,8 +388,8 @@ func stringValue(o *objectScanner, s *string) bool {
 	b, i := o.b, o.i
 	switch {
 	case i < len(b) && b[i] == '"':
-		end, escaped, ok := scanString(b, i)
-		if !ok || escaped || !utf8.Valid(b[i+1:end-1]) {
+		end, kind, ok := scanString(b, i)
+		if !ok || !validPlain(kind, b[i+1:end-1]) {
 			return false
 		}
 		*s, o.i = string(b[i+1:end-1]), end

@@ -390,3 +390,39 @@ func TestSpecialFindsTheFirst(t *testing.T) {
 		}
 	}
 }
+
+func TestScanStringKinds(t *testing.T) {
+	cases := []struct {
+		text string
+		kind uint8
+	}{
+		{``, 0},
+		{`plain ascii text, longer than a word`, 0},
+		{`caf` + "\u00e9", nonASCIIText},
+		{"\u00e9" + `tait, then eight more bytes`, nonASCIIText},
+		{"\xff", nonASCIIText}, // not UTF-8: still a string
+		{`a\nb`, escapedText},
+		{`\u00e9`, escapedText},
+		{"\u00e9" + `\t`, escapedText | nonASCIIText},
+		{`seven b`, 0},
+	}
+	for _, c := range cases {
+		// Followed by non-ASCII bytes in the same word, which are not
+		// the string's.
+		for _, after := range []string{``, `,"` + "\u00e9\u00e9\u00e9" + `"`, "\xff\xff\xff\xff\xff\xff\xff\xff"} {
+			b := []byte(`"` + c.text + `"` + after)
+			end, kind, ok := scanString(b, 0)
+			require.True(t, ok, "%q", b)
+			assert.Equal(t, len(c.text)+2, end, "%q", b)
+			assert.Equal(t, c.kind, kind, "%q", b)
+		}
+	}
+	for _, bad := range []string{`"abc`, `"a\x"`, "\"a\x01\"", `"\u12"`} {
+		_, _, ok := scanString([]byte(bad), 0)
+		assert.False(t, ok, "%q", bad)
+	}
+	assert.True(t, validPlain(0, []byte("x")))
+	assert.True(t, validPlain(nonASCIIText, []byte("\u00e9")))
+	assert.False(t, validPlain(nonASCIIText, []byte("\xff")))
+	assert.False(t, validPlain(escapedText, []byte(`\n`)))
+}

@@ -9,6 +9,7 @@ package wire
 import (
 	"encoding/binary"
 	"math/bits"
+	"unicode/utf8"
 )
 
 // A small validating JSON scanner. It finds where values start and end
@@ -50,44 +51,63 @@ func special(x uint64) uint64 {
 	return ((x-lsb*0x20)&^x | (q-lsb)&^q | (s-lsb)&^s) & msb
 }
 
+// The kinds of string text scanString reports, as bits: plain ASCII
+// text is 0.
+const (
+	escapedText  = 1 << iota // has escapes
+	nonASCIIText             // has bytes above 0x7f (UTF-8 or not)
+)
+
 // scanString scans the string starting with the quote at b[i]. It
-// reports whether the string has escapes.
-func scanString(b []byte, i int) (end int, escaped, ok bool) {
+// reports the kind of its text: whether it has escapes, and whether it
+// has bytes that are not ASCII (which then need UTF-8 validation).
+func scanString(b []byte, i int) (end int, kind uint8, ok bool) {
 	i++
+	// hi gathers the bytes passed (ORed): their high bits tell of text
+	// that is not ASCII, checked once at the end.
+	var hi uint64
 	for {
 		// Eight bytes at a time, to the first special one.
 		for i+8 <= len(b) {
-			if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) / 8
+			w := binary.LittleEndian.Uint64(b[i:])
+			if m := special(w); m != 0 {
+				n := bits.TrailingZeros64(m) / 8
+				hi |= w & (1<<(8*n) - 1) // the bytes before it
+				i += n
 				break
 			}
+			hi |= w
 			i += 8
 		}
 		if i >= len(b) {
-			return 0, false, false
+			return 0, 0, false
 		}
 		switch c := b[i]; {
 		case c == '"':
-			return i + 1, escaped, true
+			if hi&msb != 0 {
+				kind |= nonASCIIText
+			}
+			return i + 1, kind, true
 		case c == '\\':
-			escaped = true
+			kind |= escapedText
 			if i+1 >= len(b) {
-				return 0, false, false
+				return 0, 0, false
 			}
 			switch b[i+1] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				i += 2
 			case 'u':
 				if i+6 > len(b) || !isHex(b[i+2]) || !isHex(b[i+3]) || !isHex(b[i+4]) || !isHex(b[i+5]) {
-					return 0, false, false
+					return 0, 0, false
 				}
 				i += 6
 			default:
-				return 0, false, false
+				return 0, 0, false
 			}
 		case c < 0x20:
-			return 0, false, false
+			return 0, 0, false
 		default:
+			hi |= uint64(c)
 			i++
 		}
 	}
@@ -244,7 +264,8 @@ type objectScanner struct {
 	first bool
 	// key span of the current member, without quotes
 	ks, ke  int
-	escaped bool
+	kind    uint8 // of the key's text (see scanString)
+	escaped bool  // kind has escapedText
 }
 
 // open starts scanning the object at b[i]; it reports false when b[i]
@@ -289,12 +310,12 @@ func (o *objectScanner) next() bool {
 		o.ok = false
 		return false
 	}
-	end, escaped, ok := scanString(b, i)
+	end, kind, ok := scanString(b, i)
 	if !ok {
 		o.ok = false
 		return false
 	}
-	o.ks, o.ke, o.escaped = i+1, end-1, escaped
+	o.ks, o.ke, o.kind, o.escaped = i+1, end-1, kind, kind&escapedText != 0
 	if i = skipSpace(b, end); i >= len(b) || b[i] != ':' {
 		o.ok = false
 		return false
@@ -315,4 +336,11 @@ func (o *objectScanner) skip() bool {
 	}
 	o.i = end
 	return true
+}
+
+// validPlain reports whether text, of the given kind (see scanString),
+// stands for itself: it has no escapes and is valid UTF-8. Only text
+// that is not ASCII is validated.
+func validPlain(kind uint8, text []byte) bool {
+	return kind == 0 || kind == nonASCIIText && utf8.Valid(text)
 }

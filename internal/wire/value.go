@@ -286,18 +286,18 @@ func (s *valueState) str() (string, bool) {
 	if i >= len(b) || b[i] != '"' {
 		return "", false
 	}
-	end, escaped, ok := scanString(b, i)
+	end, kind, ok := scanString(b, i)
 	if !ok {
 		return "", false
 	}
 	s.i = end
-	return s.unquote(b[i+1:end-1], escaped), true
+	return s.unquote(b[i+1:end-1], kind), true
 }
 
-// unquote returns the text of a valid JSON string, which has escapes
-// when escaped is set, as a string.
-func (s *valueState) unquote(text []byte, escaped bool) string {
-	if !escaped && utf8.Valid(text) {
+// unquote returns the text of a valid JSON string, of the given kind
+// (see scanString), as a string.
+func (s *valueState) unquote(text []byte, kind uint8) string {
+	if validPlain(kind, text) {
 		return s.text(text)
 	}
 	s.tmp = appendUnquoted(s.tmp[:0], text)
@@ -552,7 +552,7 @@ func (s *valueState) object() (map[string]any, bool) {
 
 // key decodes the key of o's current member, any string.
 func (s *valueState) key(o *objectScanner) string {
-	return s.unquote(o.key(), o.escaped)
+	return s.unquote(o.key(), o.kind)
 }
 
 // elements calls elem for each element of the array at s.i, with s.i at
