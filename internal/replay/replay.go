@@ -546,7 +546,7 @@ func unreplayed(stack, seen []string) []string {
 // through the scheduler. A goroutine started with go and waited for on a
 // channel costs two thread wake-ups when a processor is idle (one when it
 // starts, one when it ends): measured on a 2-core VM, a third of the CPU
-// time of a call with 100 memoized steps, all of that time with none.
+// time of a call with 100 memoized steps.
 //
 // A step stops f with runtime.Goexit, which user code's deferred calls
 // cannot recover. iter.Pull would end the caller with it too: so once
