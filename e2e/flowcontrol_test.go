@@ -347,8 +347,11 @@ func TestStartTimeoutAgreesWithEngine(t *testing.T) {
 		},
 		sends: []flowSend{
 			{at: 0, events: []flowEvent{{"a", 1}}},
-			{at: 150 * time.Millisecond, events: []flowEvent{{"a", 2}}},
-			{at: 300 * time.Millisecond, events: []flowEvent{{"a", 3}}},
+			{at: 100 * time.Millisecond, events: []flowEvent{{"a", 2}}},
+			// 400 ms after the second: twice in many runs, with 150 ms
+			// between them, the server's throttle started the third
+			// before the second.
+			{at: 500 * time.Millisecond, events: []flowEvent{{"a", 3}}},
 		},
 		settle: 4 * time.Second,
 	}
