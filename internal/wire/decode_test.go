@@ -3,8 +3,11 @@ package wire
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/bits"
+	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -425,4 +428,64 @@ func TestScanStringKinds(t *testing.T) {
 	assert.True(t, validPlain(nonASCIIText, []byte("\u00e9")))
 	assert.False(t, validPlain(nonASCIIText, []byte("\xff")))
 	assert.False(t, validPlain(escapedText, []byte(`\n`)))
+}
+
+// FuzzShortDecimal checks the float fast path against strconv: for every
+// JSON number it takes, the same float64, bit for bit (-0 included).
+func FuzzShortDecimal(f *testing.F) {
+	for _, s := range []string{"0", "-0", "9.99", "16.990000000000002", "1637.0900000000006", "0.1", "-123.456", "999999999999999",
+		"99999999999999.9", "0.000000000000001", "1e5", "123456789012345", "1234567890123456", "-0.0", "4.35", "0.3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if end, _, ok := scanNumber([]byte(s), 0); !ok || end != len(s) {
+			t.Skip("not a JSON number")
+		}
+		got, ok := shortDecimal([]byte(s))
+		if !ok {
+			return
+		}
+		want, err := strconv.ParseFloat(s, 64)
+		require.NoError(t, err, "%q", s)
+		require.Equal(t, math.Float64bits(want), math.Float64bits(got), "%q: strconv %v, fast path %v", s, want, got)
+	})
+}
+
+// TestShortDecimalMatchesStrconv draws numbers of up to 15 digits, with
+// the decimal point anywhere, and compares the fast path with strconv bit
+// for bit.
+func TestShortDecimalMatchesStrconv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	taken := 0
+	for range 200000 {
+		digits := 1 + rng.IntN(15)
+		text := strconv.FormatUint(rng.Uint64N(uint64(exactPowers10[digits])), 10)
+		for len(text) < digits {
+			text = "0" + text
+		}
+		if p := rng.IntN(len(text)); p > 0 && text[0] != '0' {
+			text = text[:p] + "." + text[p:]
+		} else if text != "0" {
+			text = "0." + text[1:] + "1"
+		}
+		if rng.IntN(2) == 0 {
+			text = "-" + text
+		}
+		if end, _, ok := scanNumber([]byte(text), 0); !ok || end != len(text) {
+			continue
+		}
+		got, ok := shortDecimal([]byte(text))
+		if !ok {
+			continue
+		}
+		taken++
+		want, err := strconv.ParseFloat(text, 64)
+		require.NoError(t, err, text)
+		require.Equal(t, math.Float64bits(want), math.Float64bits(got), "%s: strconv %v, fast path %v", text, want, got)
+	}
+	assert.Greater(t, taken, 150000, "most draws take the fast path")
+	_, ok := shortDecimal([]byte("1234567890123456"))
+	assert.False(t, ok, "16 digits")
+	_, ok = shortDecimal([]byte("1e5"))
+	assert.False(t, ok, "an exponent")
 }

@@ -444,7 +444,12 @@ func decodeFloat(s *valueState, v reflect.Value) bool {
 	if !ok {
 		return false
 	}
-	f, err := strconv.ParseFloat(string(text), v.Type().Bits())
+	bitSize := v.Type().Bits()
+	if f, ok := shortDecimal(text); ok && bitSize == 64 {
+		v.SetFloat(f)
+		return true
+	}
+	f, err := strconv.ParseFloat(string(text), bitSize)
 	if err != nil || v.OverflowFloat(f) {
 		return false
 	}
@@ -513,10 +518,57 @@ func (s *valueState) any() (any, bool) {
 			}
 			return smallNumbers[n], true
 		}
+		if f, ok := shortDecimal(text); ok {
+			return f, true
+		}
 		f, err := strconv.ParseFloat(string(text), 64)
 		return f, err == nil
 	}
 }
+
+// shortDecimal parses text, a valid JSON number, into the float64
+// nearest to it, as strconv.ParseFloat does, when that is one division
+// of exact values: it has no exponent and at most 15 digits, so that its
+// digits as an integer (below 10^15, under 2^53) and the power of ten of
+// its fraction (at most 10^15, under 10^22) are exact as float64, and
+// IEEE division rounds their quotient once, to the nearest. It reports
+// false for any other number, which is left to strconv.
+func shortDecimal(text []byte) (float64, bool) {
+	i, neg := 0, false
+	if len(text) > 0 && text[0] == '-' {
+		i, neg = 1, true
+	}
+	var m uint64
+	digits, frac := 0, -1
+	for ; i < len(text); i++ {
+		switch c := text[i]; {
+		case '0' <= c && c <= '9':
+			m = m*10 + uint64(c-'0')
+			digits++
+			if frac >= 0 {
+				frac++
+			}
+		case c == '.':
+			frac = 0
+		default:
+			return 0, false // an exponent
+		}
+		if digits > 15 {
+			return 0, false
+		}
+	}
+	f := float64(m)
+	if frac > 0 {
+		f /= exactPowers10[frac]
+	}
+	if neg {
+		f = -f
+	}
+	return f, true
+}
+
+// exactPowers10 holds 10^0 to 10^15, each exact as a float64.
+var exactPowers10 = [16]float64{1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
 
 // smallNumbers holds the integers 0 to 999 as interface{} values
 // (float64), so that decoding one into interface{} does not allocate.
