@@ -96,10 +96,14 @@ func (s *valueState) text(b []byte) string {
 		return string(b)
 	}
 	if s.strs.Cap()-s.strs.Len() < n {
-		// The rest of the input bounds the rest of its strings (but
-		// for invalid UTF-8 becoming U+FFFD, which a new chunk takes).
+		// Room for half of the rest of the input: strings are seldom
+		// more of a value than that (each has its quotes, and most sit
+		// beside a key or among numbers), and a chunk sized to all of
+		// it was more than twice what a 2 KiB document needed. A value
+		// made of little else takes a few more chunks, each half of
+		// what is left.
 		s.strs = strings.Builder{}
-		s.strs.Grow(max(n, min(len(s.b)-s.i+n, stringChunk)))
+		s.strs.Grow(max(n, min((len(s.b)-s.i)/2+n, stringChunk)))
 	}
 	start := s.strs.Len()
 	s.strs.Write(b)
