@@ -254,6 +254,27 @@ func (t *table) get(scenario, sdk, unit string) float64 {
 	return xs[len(xs)/2]
 }
 
+// paired returns how many times a's figure is b's in scenario s: the
+// median of the rounds' own ratios, each round having measured a and b
+// one right after the other, so that a round in which the machine was
+// slower or faster moves both. With rounds missing on either side it is
+// the ratio of the medians.
+func (t *table) paired(s, a, b, unit string) float64 {
+	as, bs := t.vals[s][a][unit], t.vals[s][b][unit]
+	if len(as) == 0 || len(as) != len(bs) {
+		return t.get(s, a, unit) / t.get(s, b, unit)
+	}
+	rs := make([]float64, len(as))
+	for i := range as {
+		rs[i] = as[i] / bs[i]
+	}
+	slices.Sort(rs)
+	if n := len(rs); n%2 == 0 {
+		return (rs[n/2-1] + rs[n/2]) / 2
+	}
+	return rs[len(rs)/2]
+}
+
 func (t *table) print(w io.Writer, unit string) {
 	fmt.Fprintf(w, "| scenario | ours %s | official %[1]s | floor %[1]s | official ÷ ours | ours ÷ floor | ours B/op | official B/op | ours allocs/op | official allocs/op | official ÷ ours allocs |\n", unit)
 	fmt.Fprintln(w, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
@@ -261,7 +282,7 @@ func (t *table) print(w io.Writer, unit string) {
 		ours, theirs, floor := t.get(s, "ours", unit), t.get(s, "official", unit), t.get(s, "floor", unit)
 		oa, ta := t.get(s, "ours", "allocs/op"), t.get(s, "official", "allocs/op")
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", s,
-			duration(ours), duration(theirs), duration(floor), ratio(theirs, ours), ratio(ours, floor),
+			duration(ours), duration(theirs), duration(floor), times(t.paired(s, "official", "ours", unit)), times(t.paired(s, "ours", "floor", unit)),
 			bytesText(t.get(s, "ours", "B/op")), bytesText(t.get(s, "official", "B/op")),
 			count(oa), count(ta), ratio(ta, oa))
 	}
@@ -281,7 +302,8 @@ func (t *table) header(metric string) string {
 	if metric == "cpu" {
 		cmd += " -metric cpu"
 	}
-	return fmt.Sprintf("Written by `%s` (in `bench/`). %s/%s, %s; %s, medians of %d interleaved rounds.\n\n",
+	return fmt.Sprintf("Written by `%s` (in `bench/`). %s/%s, %s; %s, medians of %d interleaved rounds; "+
+		"the time ratios are medians of each round's own ratio.\n\n",
 		cmd, t.config["goos"], t.config["goarch"], t.config["cpu"], what, rounds)
 }
 
@@ -293,7 +315,7 @@ func (t *table) printSummary(w io.Writer, unit string) {
 		ours, theirs, floor := t.get(s, "ours", unit), t.get(s, "official", unit), t.get(s, "floor", unit)
 		oa, ta := t.get(s, "ours", "allocs/op"), t.get(s, "official", "allocs/op")
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s / %s |\n", s, duration(ours), duration(theirs), duration(floor),
-			ratio(theirs, ours), count(oa), count(ta))
+			times(t.paired(s, "official", "ours", unit)), count(oa), count(ta))
 	}
 }
 
@@ -360,7 +382,8 @@ func (t *table) checkTargets(w io.Writer, unit string) bool {
 	}
 	at := map[string]map[int]float64{} // series → steps → time
 	for _, s := range t.order {
-		ours, theirs, floor := t.get(s, "ours", unit), t.get(s, "official", unit), t.get(s, "floor", unit)
+		ours := t.get(s, "ours", unit)
+		faster, overFloor := t.paired(s, "official", "ours", unit), t.paired(s, "ours", "floor", unit)
 		oa, ta := t.get(s, "ours", "allocs/op"), t.get(s, "official", "allocs/op")
 		if name, n, ok := series(s); ok {
 			if at[name] == nil {
@@ -370,11 +393,11 @@ func (t *table) checkTargets(w io.Writer, unit string) bool {
 		}
 		switch n, noState := memoized(s); {
 		case noState:
-			report(ours/floor <= 2, "%s: within 2x of the floor (%.2fx)", s, ours/floor)
+			report(overFloor <= 2, "%s: within 2x of the floor (%.2fx)", s, overFloor)
 		case n == 100 || n == 1000:
-			report(theirs/ours >= 4, "%s: at least 4x less time than official (%.1fx)", s, theirs/ours)
+			report(faster >= 4, "%s: at least 4x less time than official (%.1fx)", s, faster)
 			report(ta/oa >= 4, "%s: at least 4x fewer allocations than official (%.1fx)", s, ta/oa)
-			report(ours/floor <= 1.5, "%s: within 1.5x of the floor (%.2fx)", s, ours/floor)
+			report(overFloor <= 1.5, "%s: within 1.5x of the floor (%.2fx)", s, overFloor)
 		}
 	}
 	names := slices.Sorted(maps.Keys(at))
@@ -436,8 +459,15 @@ func count(n float64) string {
 }
 
 func ratio(a, b float64) string {
-	if math.IsNaN(a) || math.IsNaN(b) || b == 0 {
+	if b == 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.2fx", a/b)
+	return times(a / b)
+}
+
+func times(r float64) string {
+	if math.IsNaN(r) || math.IsInf(r, 0) {
+		return "–"
+	}
+	return fmt.Sprintf("%.2fx", r)
 }

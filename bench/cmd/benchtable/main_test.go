@@ -108,3 +108,25 @@ func TestReplaceBetweenMarkers(t *testing.T) {
 	require.NoError(t, os.WriteFile(f, []byte("no markers\n"), 0o644))
 	assert.ErrorContains(t, replaceBetweenMarkers(f, "new\n"), "no lines")
 }
+
+// Rounds are paired: a round in which the machine ran slow (the third)
+// slows both SDKs, and the ratio is each round's own.
+func TestPairedRatios(t *testing.T) {
+	const rounds = `BenchmarkCall/sdk=ours/steps=100-2      1000  100000 ns/op
+BenchmarkCall/sdk=official/steps=100-2  1000  500000 ns/op
+BenchmarkCall/sdk=ours/steps=100-2      1000  200000 ns/op
+BenchmarkCall/sdk=official/steps=100-2  1000  600000 ns/op
+BenchmarkCall/sdk=ours/steps=100-2      1000  300000 ns/op
+BenchmarkCall/sdk=official/steps=100-2  1000 1500000 ns/op
+`
+	tb, err := parse(strings.NewReader(rounds), "rounds")
+	require.NoError(t, err)
+	// The medians are 200 and 600 µs (3x); the rounds' ratios 5x, 3x, 5x.
+	assert.Equal(t, 5.0, tb.paired("steps=100", "official", "ours", "ns/op"))
+	var out bytes.Buffer
+	tb.checkTargets(&out, "ns/op")
+	assert.Contains(t, out.String(), "ok     steps=100: at least 4x less time than official (5.0x)")
+	// A side with rounds missing: the ratio of the medians.
+	tb.vals["steps=100"]["ours"]["ns/op"] = tb.vals["steps=100"]["ours"]["ns/op"][:2]
+	assert.Equal(t, 600000.0/150000, tb.paired("steps=100", "official", "ours", "ns/op"))
+}
