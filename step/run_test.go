@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -268,6 +269,28 @@ func TestRepeatedStepIDsGetACounter(t *testing.T) {
 	})
 	r := call{fn: "loop", steps: map[string]string{hash("item"): `{"data":10}`, hash("item", 1): `{"data":20}`}}.do(t, c)
 	requireResponse(t, r, 206, `[{"id":"`+hash("item", 2)+`","op":"StepRun","name":"item","displayName":"item","data":2,"timing":"<timing>","userland":{"id":"item","index":2}}]`)
+}
+
+// User code runs on a coroutine of the handler's goroutine, which must
+// leave the OS thread's locking as it found it: a function that locks
+// its thread and unlocks it in a deferred call, stopped at a step and
+// then finishing, is served as any other.
+func TestBalancedThreadLockingInUserCode(t *testing.T) {
+	c, _ := newClient(t)
+	fn(t, c, "locked", func(ctx context.Context, in inngest.Input[map[string]any]) (any, error) {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		n, err := step.Run(ctx, "on-the-thread", func(ctx context.Context) (int, error) {
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			return 7, nil
+		})
+		return n, err
+	})
+	r := call{fn: "locked"}.do(t, c)
+	requireResponse(t, r, 206, `[{"id":"`+hash("on-the-thread")+`","op":"StepRun","name":"on-the-thread","displayName":"on-the-thread","data":7,"timing":"<timing>","userland":{"id":"on-the-thread"}}]`)
+	r = call{fn: "locked", steps: map[string]string{hash("on-the-thread"): `{"data":7}`}}.do(t, c)
+	requireResponse(t, r, 200, `7`)
 }
 
 func TestRecoverCannotSwallowTheStop(t *testing.T) {

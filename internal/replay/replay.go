@@ -553,6 +553,10 @@ func unreplayed(stack, seen []string) []string {
 // Goexit has run every deferred call of f, runManaged turns it into a panic
 // of its own, below every user frame, which iter.Pull hands to the
 // caller and Go recovers.
+//
+// As in any iter.Pull sequence, f must leave the OS thread's locking as
+// it found it: the runtime throws when a coroutine switches back with a
+// different lock count (README.md, "Steps").
 func (r *State) Go(f func(), p **PanicError) (returned bool) {
 	next, _ := iter.Pull(func(func(struct{}) bool) { runManaged(r, f, p, &returned) })
 	defer func() {
