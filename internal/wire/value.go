@@ -449,9 +449,11 @@ func decodeFloat(s *valueState, v reflect.Value) bool {
 		return false
 	}
 	bitSize := v.Type().Bits()
-	if f, ok := shortDecimal(text); ok && bitSize == 64 {
-		v.SetFloat(f)
-		return true
+	if bitSize == 64 { // float32 would round twice
+		if f, ok := shortDecimal(text); ok {
+			v.SetFloat(f)
+			return true
+		}
 	}
 	f, err := strconv.ParseFloat(string(text), bitSize)
 	if err != nil || v.OverflowFloat(f) {
