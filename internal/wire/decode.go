@@ -583,20 +583,8 @@ func IsInput(raw []byte) bool {
 func Unmarshal(data []byte, v any) error {
 	// Zero targets of the types the compiled decoders cover are decoded
 	// by them; when they give up, the target is zeroed again.
-	if p, isMap := v.(*map[string]any); isMap && p != nil && *p == nil {
-		if m, ok := decodeObject(data); ok {
-			*p = m
-			return nil
-		}
-		return unmarshalStd(data, v)
-	}
-	if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && !rv.IsNil() {
-		if e := rv.Elem(); e.IsZero() {
-			if decodeValue(data, e) {
-				return nil
-			}
-			e.SetZero()
-		}
+	if decodeCompiled(data, skipSpace(data, 0), v, atEnd) {
+		return nil
 	}
 	return unmarshalStd(data, v)
 }
@@ -619,37 +607,7 @@ func UnmarshalData(raw []byte, v any) bool {
 	if i < 0 {
 		return false
 	}
-	if p, isMap := v.(*map[string]any); isMap {
-		if p == nil || *p != nil {
-			return false
-		}
-		s := startValue(raw)
-		s.i = i
-		m, ok := s.objectOrNull()
-		ok = ok && entryEnd(raw, s.i)
-		endValue(s)
-		if ok {
-			*p = m
-		}
-		return ok
-	}
-	rv := reflect.ValueOf(v)
-	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return false
-	}
-	e := rv.Elem()
-	dec := decoderFor(e.Type())
-	if dec == nil || !e.IsZero() {
-		return false
-	}
-	s := startValue(raw)
-	s.i = i
-	ok := dec(s, e) && entryEnd(raw, s.i)
-	endValue(s)
-	if !ok {
-		e.SetZero()
-	}
-	return ok
+	return decodeCompiled(raw, i, v, entryEnd)
 }
 
 // dataStart returns the index of X in raw, an entry {"data": X}, or -1

@@ -923,30 +923,46 @@ func plainName(name string) bool {
 	return name != ""
 }
 
-// decodeValue decodes data into the zero value v with a compiled
-// decoder. It reports false when the decoder does not cover v's type or
-// gave up; v may then hold a partial result.
-func decodeValue(data []byte, v reflect.Value) bool {
-	dec := decoderFor(v.Type())
-	if dec == nil {
+// decodeCompiled decodes the value at data[at] (not at a space) into v,
+// a pointer to a zero value, with the compiled decoders, and reports
+// whether they covered v's type and took the value, and then ended(data,
+// i) held for the index i after it. On false v is zero again. A
+// map[string]any, the type results are most often decoded into when they
+// are not structs, is decoded without reflection.
+func decodeCompiled(data []byte, at int, v any, ended func(data []byte, i int) bool) bool {
+	if p, isMap := v.(*map[string]any); isMap {
+		if p == nil || *p != nil {
+			return false
+		}
+		s := startValue(data, at)
+		m, ok := s.objectOrNull()
+		ok = ok && ended(data, s.i)
+		endValue(s)
+		if ok {
+			*p = m
+		}
+		return ok
+	}
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return false
 	}
-	s := startValue(data)
-	ok := dec(s, v) && skipSpace(data, s.i) == len(data)
+	e := rv.Elem()
+	dec := decoderFor(e.Type())
+	if dec == nil || !e.IsZero() {
+		return false
+	}
+	s := startValue(data, at)
+	ok := dec(s, e) && ended(data, s.i)
 	endValue(s)
+	if !ok {
+		e.SetZero()
+	}
 	return ok
 }
 
-// decodeObject decodes data, an object or null, as decodeValue would
-// into a map[string]any, without reflection: the type results are most
-// often decoded into when they are not structs.
-func decodeObject(data []byte) (map[string]any, bool) {
-	s := startValue(data)
-	m, ok := s.objectOrNull()
-	ok = ok && skipSpace(data, s.i) == len(data)
-	endValue(s)
-	return m, ok
-}
+// atEnd reports whether data has nothing but spaces from i on.
+func atEnd(data []byte, i int) bool { return skipSpace(data, i) == len(data) }
 
 // objectOrNull decodes the object or null at s.i as a map[string]any
 // (nil for null).
@@ -960,10 +976,10 @@ func (s *valueState) objectOrNull() (map[string]any, bool) {
 	return s.object()
 }
 
-// startValue returns a decode state for data, at its first value.
-func startValue(data []byte) *valueState {
+// startValue returns a decode state for data, at the value at data[at].
+func startValue(data []byte, at int) *valueState {
 	s := valueStates.Get().(*valueState)
-	s.b, s.i, s.depth = data, skipSpace(data, 0), 1
+	s.b, s.i, s.depth = data, at, 1
 	return s
 }
 
