@@ -24,7 +24,6 @@ const (
 	attrSDKRunID    = attribute.Key("sdk.run.id")
 	attrSysFunction = attribute.Key("sys.function.id")
 	attrSysApp      = attribute.Key("sys.app.id")
-	attrStepID      = attribute.Key("inngest.step.id")
 	attrStepIndex   = attribute.Key("inngest.step.index")
 	attrStepHash    = attribute.Key("inngest.step.hash")
 	attrStepAttempt = attribute.Key("inngest.step.attempt")
@@ -74,7 +73,7 @@ func (u *userland) OnStart(parent context.Context, s sdktrace.ReadWriteSpan) {
 		attrs = append(attrs, attrSysApp.String(st.appUUID))
 	}
 	if ss, ok := parent.Value(stepKey{}).(*stepState); ok {
-		attrs = append(attrs, attrStepID.String(ss.run.ID), attrStepIndex.Int(ss.run.Index),
+		attrs = append(attrs, AttrStepID.String(ss.run.ID), attrStepIndex.Int(ss.run.Index),
 			attrStepHash.String(ss.run.Hash), attrStepAttempt.Int(ss.run.Attempt))
 	}
 	s.SetAttributes(attrs...)
